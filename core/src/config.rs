@@ -1,0 +1,147 @@
+//! What a session may do: its framing, its transform and its limits.
+
+use crate::time::Duration;
+use crate::wire::HELLO_MIN_PAYLOAD;
+
+/// How a byte stream is cut into requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// The first byte decides: `0x00` (a HELLO frame) means [`Framing::Frame`],
+    /// anything else [`Framing::Raw`].
+    Auto,
+    /// No boundaries: the output stream is the transformed input stream.
+    Raw,
+    /// A request is the bytes up to and including LF.
+    Line,
+    /// Length-prefixed binary frames with a HELLO handshake.
+    Frame,
+}
+
+/// Which uppercase mapping a session applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransformKind {
+    /// `a..=z` to `A..=Z`, every other byte unchanged.
+    Ascii,
+}
+
+impl TransformKind {
+    /// The byte a server HELLO carries for this transform.
+    pub const fn wire_id(self) -> u8 {
+        match self {
+            TransformKind::Ascii => 0,
+        }
+    }
+
+    /// The transform a server HELLO byte names, if this build knows it.
+    pub const fn from_wire_id(id: u8) -> Option<Self> {
+        match id {
+            0 => Some(TransformKind::Ascii),
+            _ => None,
+        }
+    }
+}
+
+/// Limits and choices for one session; the same value can configure many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How requests are delimited (server default: [`Framing::Auto`]).
+    pub framing: Framing,
+    /// The uppercase mapping (default: [`TransformKind::Ascii`]).
+    pub transform: TransformKind,
+    /// Largest frame payload accepted, in bytes (default 1 MiB). Also
+    /// advertised in the server's HELLO.
+    pub max_payload: u32,
+    /// Longest accepted line in bytes, CR and LF included (default 64 KiB).
+    pub max_line: u32,
+    /// Close after this long with nothing received and nothing sent
+    /// (default 60 s; `None` turns it off).
+    pub idle_timeout: Option<Duration>,
+    /// How long a shutdown lets requests in progress finish (default 5 s).
+    pub drain_timeout: Duration,
+}
+
+/// Why a [`Config`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `max_payload` is below 6, too small for a HELLO.
+    MaxPayloadTooSmall,
+    /// `max_line` is zero.
+    MaxLineZero,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::MaxPayloadTooSmall => write!(
+                f,
+                "max_payload must be at least {HELLO_MIN_PAYLOAD} bytes (a HELLO payload)"
+            ),
+            ConfigError::MaxLineZero => f.write_str("max_line must be at least 1 byte"),
+        }
+    }
+}
+
+impl Config {
+    /// The contract's server defaults.
+    pub const DEFAULT: Config = Config {
+        framing: Framing::Auto,
+        transform: TransformKind::Ascii,
+        max_payload: 1 << 20,
+        max_line: 1 << 16,
+        idle_timeout: Some(Duration::from_secs(60)),
+        drain_timeout: Duration::from_secs(5),
+    };
+
+    /// Checks the limits the contract puts on a configuration.
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if (self.max_payload as usize) < HELLO_MIN_PAYLOAD {
+            return Err(ConfigError::MaxPayloadTooSmall);
+        }
+        if self.max_line == 0 {
+            return Err(ConfigError::MaxLineZero);
+        }
+        Ok(())
+    }
+
+    /// This configuration with another framing.
+    pub const fn with_framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// This configuration with another transform.
+    pub const fn with_transform(mut self, transform: TransformKind) -> Self {
+        self.transform = transform;
+        self
+    }
+
+    /// This configuration with another payload limit.
+    pub const fn with_max_payload(mut self, bytes: u32) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// This configuration with another line limit.
+    pub const fn with_max_line(mut self, bytes: u32) -> Self {
+        self.max_line = bytes;
+        self
+    }
+
+    /// This configuration with another idle timeout (`None`: never).
+    pub const fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// This configuration with another drain timeout.
+    pub const fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}

@@ -1,0 +1,68 @@
+//! Line: a request is the bytes up to and including LF, answered as they
+//! arrive; a line longer than `max_line` ends the session with an error line.
+
+use super::Cx;
+use crate::output::decimal;
+use crate::session::CloseReason;
+
+/// Counts the bytes of the line in progress; nothing else is kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Line {
+    len: u32,
+}
+
+impl Line {
+    pub(crate) const fn new() -> Self {
+        Line { len: 0 }
+    }
+
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
+        let max = cx.config.max_line;
+        let mut i = 0;
+        while i < input.len() {
+            if self.len >= max {
+                // Another byte, LF or not, makes the line longer than max.
+                self.overflow(cx);
+                return i;
+            }
+            let allowed = (max - self.len) as usize;
+            let rest = &input[i..];
+            let chunk = &rest[..rest.len().min(allowed)];
+            let (end, complete) = match memchr::memchr(b'\n', chunk) {
+                Some(p) => (p + 1, true),
+                None => (chunk.len(), false),
+            };
+            let (consumed, written) = cx.transform.apply(&chunk[..end], cx.out.spare());
+            cx.out.advance(written);
+            i += consumed;
+            if complete && consumed == end {
+                self.len = 0;
+            } else {
+                self.len += consumed as u32;
+            }
+            if consumed < end {
+                break; // the window is full
+            }
+        }
+        i
+    }
+
+    fn overflow(&mut self, cx: &mut Cx<'_, '_>) {
+        cx.flush_transform();
+        let mut digits = [0u8; 10];
+        let digits = decimal(cx.config.max_line, &mut digits);
+        let mut msg = [0u8; 64];
+        let parts: [&[u8]; 4] = [b"\nerror: line too long (limit ", digits, b" bytes)", b"\n"];
+        let mut n = 0;
+        for p in parts {
+            msg[n..n + p.len()].copy_from_slice(p);
+            n += p.len();
+        }
+        cx.out.emit(&msg[..n]);
+        cx.close = Some(CloseReason::LineTooLong);
+    }
+}

@@ -1,0 +1,102 @@
+//! Incremental decoders that cut a byte stream into requests and answer
+//! each as it arrives.
+//!
+//! Each decoder consumes as much input as the output window lets it answer
+//! and says how much that was; it never buffers payload. The session around
+//! it (see [`crate::session`]) owns time, end of input and shutdown, and asks
+//! the decoder to act on them at the right moment.
+
+pub(crate) mod detect;
+pub(crate) mod frame;
+pub(crate) mod line;
+pub(crate) mod raw;
+
+use crate::config::Config;
+use crate::output::Output;
+use crate::session::CloseReason;
+use crate::transform::AnyTransform;
+
+/// What a decoder may touch while it works.
+pub(crate) struct Cx<'c, 'o> {
+    pub(crate) out: &'c mut Output<'o>,
+    pub(crate) transform: &'c mut AnyTransform,
+    pub(crate) config: &'c Config,
+    /// Set by the decoder when the session must close, after it has
+    /// emitted the last bytes the contract asks for.
+    pub(crate) close: Option<CloseReason>,
+}
+
+impl Cx<'_, '_> {
+    /// Writes the transform's held-back bytes, unchanged, as control bytes.
+    pub(crate) fn flush_transform(&mut self) {
+        let mut held = [0u8; 4];
+        let n = self.transform.flush(&mut held);
+        self.out.emit(&held[..n]);
+    }
+}
+
+/// The decoder for the framing the first byte chose.
+#[derive(Clone, Debug)]
+pub(crate) enum Decoder {
+    Undecided,
+    Raw(raw::Raw),
+    Line(line::Line),
+    Frame(frame::FrameServer),
+}
+
+impl Decoder {
+    /// Consumes a prefix of `input`, answering it into `cx.out`.
+    #[inline]
+    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
+        match self {
+            Decoder::Undecided => 0,
+            Decoder::Raw(d) => d.input(cx, input),
+            Decoder::Line(d) => d.input(cx, input),
+            Decoder::Frame(d) => d.input(cx, input),
+        }
+    }
+
+    /// True when no request is in progress, so a drain may end here.
+    pub(crate) fn at_boundary(&self) -> bool {
+        match self {
+            Decoder::Undecided | Decoder::Raw(_) => true,
+            Decoder::Line(d) => d.at_boundary(),
+            Decoder::Frame(d) => d.at_boundary(),
+        }
+    }
+
+    /// Input has ended: emit what the contract asks and close.
+    pub(crate) fn end_of_input(&mut self, cx: &mut Cx<'_, '_>) {
+        match self {
+            Decoder::Undecided => cx.close = Some(CloseReason::EndOfInput),
+            Decoder::Raw(_) | Decoder::Line(_) => {
+                cx.flush_transform();
+                cx.close = Some(CloseReason::EndOfInput);
+            }
+            Decoder::Frame(d) => d.end_of_input(cx),
+        }
+    }
+
+    /// A drain reached a boundary: end the session cleanly.
+    pub(crate) fn finish_drain(&mut self, cx: &mut Cx<'_, '_>) {
+        match self {
+            Decoder::Undecided => {}
+            Decoder::Raw(_) | Decoder::Line(_) => cx.flush_transform(),
+            Decoder::Frame(d) => d.finish_drain(cx),
+        }
+        cx.close = Some(CloseReason::Shutdown);
+    }
+
+    /// The idle timeout fired.
+    pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) {
+        match self {
+            Decoder::Frame(d) => d.idle(cx),
+            _ => cx.close = Some(CloseReason::IdleTimeout),
+        }
+    }
+
+    /// True for a frame session still waiting for the client's HELLO.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        matches!(self, Decoder::Frame(d) if !d.hello_done())
+    }
+}

@@ -1,0 +1,303 @@
+use heapless::Deque;
+
+use crate::config::{Config, ConfigError, Framing};
+use crate::framing::{detect, Cx, Decoder};
+use crate::output::{Control, Output};
+use crate::session::{CloseReason, Event, State};
+use crate::time::{Duration, Instant};
+use crate::transform::AnyTransform;
+
+/// How much one [`Server::handle_input`] call moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Input bytes taken; the caller keeps the rest and offers it again.
+    pub consumed: usize,
+    /// Bytes written at the start of the output window, ready to send.
+    pub produced: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Active,
+    Draining,
+    Closed,
+}
+
+/// One server session of SHOUT/1: a connection, or a session on a link.
+///
+/// # How to drive it
+///
+/// * Offer input and an output window with [`handle_input`]. It answers as
+///   much of the input as the window has room for and says how much of
+///   each it used ([`Progress`]). Send the produced bytes; keep the
+///   unconsumed input and offer it again. A call with no input only flushes
+///   output; during a shutdown it also means "nothing more is waiting".
+/// * When the peer ends its input, call [`handle_end_of_input`], then keep
+///   calling [`handle_input`] (with any input still unconsumed) until
+///   [`is_closed`]: the final bytes (CLOSE, an ERROR, held-back bytes) come
+///   out through it like any other.
+/// * Ask [`poll_timeout`] when to wake up next and call
+///   [`handle_timeout`] then (a late or early call is harmless).
+/// * Call [`shutdown`] to drain: requests in progress finish, none starts.
+/// * Take [`Event`]s with [`poll_event`] for logs and counters.
+/// * When [`is_closed`] and [`has_pending_output`] is false, nothing more
+///   will ever be produced: send what you hold, then close the link.
+///   Input offered after that is consumed and discarded.
+///
+/// The window may be any size, down to one byte: output is the same
+/// however the input is split and however small the windows are. Output
+/// that did not fit waits inside the session (at most
+/// [`CONTROL_CAPACITY`](crate::CONTROL_CAPACITY) bytes, headers and control
+/// frames only) and comes first next call.
+///
+/// [`handle_input`]: Server::handle_input
+/// [`handle_end_of_input`]: Server::handle_end_of_input
+/// [`is_closed`]: Server::is_closed
+/// [`poll_timeout`]: Server::poll_timeout
+/// [`handle_timeout`]: Server::handle_timeout
+/// [`shutdown`]: Server::shutdown
+/// [`poll_event`]: Server::poll_event
+/// [`has_pending_output`]: Server::has_pending_output
+#[derive(Clone, Debug)]
+pub struct Server {
+    config: Config,
+    decoder: Decoder,
+    transform: AnyTransform,
+    control: Control,
+    events: Deque<Event, 2>,
+    phase: Phase,
+    input_ended: bool,
+    end_handled: bool,
+    last_activity: Instant,
+    drain_deadline: Option<Instant>,
+}
+
+impl Server {
+    /// A session that has seen nothing yet, its idle clock starting `now`.
+    pub fn new(config: Config, now: Instant) -> Result<Server, ConfigError> {
+        config.validate()?;
+        Ok(Server {
+            config,
+            decoder: Decoder::Undecided,
+            transform: AnyTransform::new(config.transform),
+            control: Control::default(),
+            events: Deque::new(),
+            phase: Phase::Active,
+            input_ended: false,
+            end_handled: false,
+            last_activity: now,
+            drain_deadline: None,
+        })
+    }
+
+    /// The configuration this session runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Answers a prefix of `input` into the start of `out`.
+    pub fn handle_input(&mut self, now: Instant, input: &[u8], out: &mut [u8]) -> Progress {
+        if matches!(self.decoder, Decoder::Undecided) && self.phase == Phase::Active {
+            if let Some(&first) = input.first() {
+                let (decoder, framing) = detect::decide(self.config.framing, first);
+                self.decoder = decoder;
+                self.push_event(Event::Opened(framing));
+            }
+        }
+        let mut out = Output::new(out, &mut self.control);
+        let mut consumed = 0;
+        loop {
+            if !out.drain_control() {
+                break;
+            }
+            if self.phase == Phase::Closed {
+                consumed = input.len(); // linger: read and discard
+                break;
+            }
+            let mut cx = Cx {
+                out: &mut out,
+                transform: &mut self.transform,
+                config: &self.config,
+                close: None,
+            };
+            let n = self.decoder.input(&mut cx, &input[consumed..]);
+            consumed += n;
+            if cx.close.is_none() && !cx.out.is_blocked() && consumed == input.len() {
+                if self.input_ended && !self.end_handled {
+                    self.end_handled = true;
+                    self.decoder.end_of_input(&mut cx);
+                } else if self.phase == Phase::Draining
+                    && input.is_empty()
+                    && self.decoder.at_boundary()
+                {
+                    self.decoder.finish_drain(&mut cx);
+                }
+            }
+            let closing = cx.close;
+            let blocked = out.is_blocked();
+            if let Some(reason) = closing {
+                close(&mut self.phase, &mut self.events, reason);
+                continue;
+            }
+            if blocked {
+                continue;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let produced = out.written();
+        if consumed > 0 || produced > 0 {
+            self.last_activity = self.last_activity.max(now);
+        }
+        Progress { consumed, produced }
+    }
+
+    /// Same as [`Server::handle_input`] with no input: flushes output.
+    pub fn poll_output(&mut self, now: Instant, out: &mut [u8]) -> usize {
+        self.handle_input(now, &[], out).produced
+    }
+
+    /// The peer will send nothing more. Call [`Server::handle_input`]
+    /// afterwards to take the final bytes.
+    pub fn handle_end_of_input(&mut self) {
+        if self.phase != Phase::Closed && matches!(self.decoder, Decoder::Undecided) {
+            // Nothing arrived: close without a byte, whatever the framing.
+            self.close(CloseReason::EndOfInput);
+        }
+        self.input_ended = true;
+    }
+
+    /// Output the caller held (because the link would not take it) made
+    /// progress: that counts as activity for the idle timeout.
+    pub fn handle_transmitted(&mut self, now: Instant) {
+        self.last_activity = self.last_activity.max(now);
+    }
+
+    /// When [`Server::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        let idle = self.config.idle_timeout.map(|t| self.idle_deadline(t));
+        match (idle, self.drain_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Acts on deadlines that have passed by `now`: the drain deadline
+    /// closes at once; the idle timeout closes, after ERROR 5 in a frame
+    /// session whose response is not under way.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.drain_deadline.is_some_and(|d| now >= d) {
+            self.close(CloseReason::DrainTimeout);
+            return;
+        }
+        let Some(timeout) = self.config.idle_timeout else {
+            return;
+        };
+        if now < self.idle_deadline(timeout) {
+            return;
+        }
+        let mut no_window = [0u8; 0];
+        let mut out = Output::new(&mut no_window, &mut self.control);
+        let mut cx = Cx {
+            out: &mut out,
+            transform: &mut self.transform,
+            config: &self.config,
+            close: None,
+        };
+        self.decoder.idle(&mut cx);
+        let reason = cx.close.unwrap_or(CloseReason::IdleTimeout);
+        self.close(reason);
+    }
+
+    /// Starts a drain: requests in progress may finish until
+    /// `now + drain_timeout`, none starts. Feed what is already waiting on
+    /// the link, then call [`Server::handle_input`] with empty input to say
+    /// nothing more is waiting: the session closes at its next boundary.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.phase != Phase::Active {
+            return;
+        }
+        if matches!(self.decoder, Decoder::Undecided) {
+            self.close(CloseReason::Shutdown);
+            return;
+        }
+        self.phase = Phase::Draining;
+        self.drain_deadline = Some(now + self.config.drain_timeout);
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Where the session is in its life.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Closed => State::Closed,
+            Phase::Draining => State::Draining,
+            Phase::Active if self.input_ended => State::Draining,
+            Phase::Active => match self.decoder {
+                Decoder::Undecided => State::Undecided,
+                ref d if d.is_handshaking() => State::Handshake,
+                _ => State::Open,
+            },
+        }
+    }
+
+    /// The framing the first byte chose, once it has arrived.
+    pub fn framing(&self) -> Option<Framing> {
+        match self.decoder {
+            Decoder::Undecided => None,
+            Decoder::Raw(_) => Some(Framing::Raw),
+            Decoder::Line(_) => Some(Framing::Line),
+            Decoder::Frame(_) => Some(Framing::Frame),
+        }
+    }
+
+    /// True once the session will produce nothing new.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Bytes produced but not yet taken through an output window.
+    pub fn has_pending_output(&self) -> bool {
+        !self.control.is_empty()
+    }
+
+    /// How many bytes wait inside the session for an output window.
+    pub fn pending_output_len(&self) -> usize {
+        self.control.len()
+    }
+
+    /// Closed with nothing left to send: the caller may end the link.
+    pub fn is_finished(&self) -> bool {
+        self.is_closed() && !self.has_pending_output()
+    }
+
+    fn idle_deadline(&self, timeout: Duration) -> Instant {
+        self.last_activity + timeout
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        close(&mut self.phase, &mut self.events, reason);
+    }
+
+    fn push_event(&mut self, event: Event) {
+        // Two slots: a session opens once and closes once.
+        let _ = self.events.push_back(event);
+    }
+}
+
+fn close(phase: &mut Phase, events: &mut Deque<Event, 2>, reason: CloseReason) {
+    if *phase != Phase::Closed {
+        *phase = Phase::Closed;
+        let _ = events.push_back(Event::Closed(reason));
+    }
+}
