@@ -1,0 +1,1 @@
+//! shout-mio: drives shout-core sessions on mio (work in progress).
