@@ -1,1 +1,100 @@
-fn main() {}
+//! Throughput of a server session against a plain copy of the same bytes.
+//!
+//! Each case builds one input stream (a whole session's worth of requests),
+//! then measures feeding it through a fresh `Server` in 64 KiB reads with a
+//! 64 KiB output window (what the mio adapter does per read), next to
+//! `copy_from_slice` of the same bytes in 64 KiB pieces: the ceiling for
+//! any byte-for-byte transform. The ratio of the two is what BENCHMARKS.md
+//! reports, since absolute figures move with the machine's load.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use shout_core::{wire::Header, wire::Kind, Client, Config, Framing, Instant, Server};
+use std::hint::black_box;
+
+const STREAM: usize = 4 << 20;
+const CHUNK: usize = 64 << 10;
+
+fn text(len: usize) -> Vec<u8> {
+    b"the quick brown fox jumps over the lazy dog 0123456789 "
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
+fn raw_stream(_payload: usize) -> Vec<u8> {
+    text(STREAM)
+}
+
+fn line_stream(payload: usize) -> Vec<u8> {
+    let mut line = text(payload - 1);
+    line.push(b'\n');
+    line.iter().copied().cycle().take(STREAM / payload * payload).collect()
+}
+
+fn frame_stream(payload: usize) -> Vec<u8> {
+    let mut s = Client::hello_frame().to_vec();
+    let body = text(payload);
+    while s.len() + 5 + payload <= STREAM {
+        s.extend_from_slice(&Header::new(Kind::Data, payload as u32).to_bytes());
+        s.extend_from_slice(&body);
+    }
+    s
+}
+
+/// Runs a whole stream through a new session; returns bytes produced.
+fn serve(config: Config, input: &[u8], out: &mut [u8]) -> usize {
+    let now = Instant::ZERO;
+    let mut server = Server::new(config, now).expect("valid config");
+    let mut produced = 0;
+    for chunk in input.chunks(CHUNK) {
+        let mut fed = 0;
+        while fed < chunk.len() {
+            let p = server.handle_input(now, &chunk[fed..], out);
+            fed += p.consumed;
+            produced += p.produced;
+            black_box(&out[..p.produced]);
+        }
+    }
+    produced
+}
+
+fn copy(input: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for chunk in input.chunks(CHUNK) {
+        out[..chunk.len()].copy_from_slice(chunk);
+        black_box(&out[..chunk.len()]);
+        n += chunk.len();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let cases: [(&str, Framing, fn(usize) -> Vec<u8>, usize); 5] = [
+        ("raw", Framing::Raw, raw_stream, CHUNK),
+        ("line", Framing::Line, line_stream, 64),
+        ("line", Framing::Line, line_stream, 64 << 10),
+        ("frame", Framing::Frame, frame_stream, 64),
+        ("frame", Framing::Frame, frame_stream, 64 << 10),
+    ];
+    let mut out = vec![0u8; CHUNK];
+    for (name, framing, make, payload) in cases {
+        let input = make(payload);
+        let config = Config::default().with_framing(framing);
+        // Check once that the session really answers everything.
+        assert!(serve(config, &input, &mut out) >= input.len() - 16);
+        let mut group = c.benchmark_group(format!("{name}/{payload}B"));
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_function(BenchmarkId::new("copy_from_slice", payload), |b| {
+            b.iter(|| copy(black_box(&input), &mut out))
+        });
+        group.bench_function(BenchmarkId::new("session", payload), |b| {
+            b.iter(|| serve(config, black_box(&input), &mut out))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
