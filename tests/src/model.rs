@@ -1,0 +1,416 @@
+//! A whole-input reference model of a SHOUT/1 server session.
+//!
+//! The core is incremental: it answers whatever prefix of its input the
+//! output window lets it, and keeps a few bytes of state in between. This
+//! model is the opposite on purpose: it sees the client's whole input at
+//! once, walks it from the start with plain slices and `Vec`s, and says
+//! what the server must have sent by the time the session closes. It knows
+//! nothing of windows, reads or the control queue, so a test that compares
+//! the core against it over random splits and window sizes checks the
+//! core's streaming against the contract's rules, not against itself.
+//!
+//! The rules are those of the contract (`shared/protocol.md`) as the
+//! project reads them where the contract leaves room (`notes/common.md`):
+//!
+//! * auto: first byte `0x00` means frame, anything else raw; a session that
+//!   ends, idles or is shut down before its first byte closes without output;
+//! * raw: the output is the transformed input;
+//! * line: a line of `L` bytes (CR and LF counted) is accepted when
+//!   `L <= max_line`; bytes are streamed as they arrive; one byte more than
+//!   `max_line` in the current line ends the response in progress with LF,
+//!   adds `error: line too long (limit N bytes)\n` and closes;
+//! * frame: headers judged in the contract's order, cut-through DATA/PING
+//!   responses (their header goes out as soon as the request header is in),
+//!   CLOSE and ERROR from the client act at their header, a truncated frame
+//!   gets ERROR 1 unless its response is already under way.
+//!
+//! The model also produces the ERROR reason texts the core uses (the
+//! contract leaves them free), so outputs can be compared byte for byte.
+
+use shout_core::wire::ErrorCode;
+use shout_core::{CloseReason, Config, Framing, TransformKind};
+
+/// What the server sent during a whole session, and why it closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelOutcome {
+    /// Every byte the server sent, in order.
+    pub output: Vec<u8>,
+    /// The reason the session closed.
+    pub close: CloseReason,
+}
+
+/// Frame kinds as plain numbers (the model does not use the core's types
+/// for anything it could get wrong in the same way).
+pub mod kind {
+    /// HELLO.
+    pub const HELLO: u8 = 0;
+    /// DATA.
+    pub const DATA: u8 = 1;
+    /// PING.
+    pub const PING: u8 = 2;
+    /// PONG.
+    pub const PONG: u8 = 3;
+    /// CLOSE.
+    pub const CLOSE: u8 = 4;
+    /// ERROR.
+    pub const ERROR: u8 = 5;
+}
+
+/// The reason the server gives when input ends inside a frame that has no
+/// response under way (the one reason text common.md fixes).
+pub const CUT_OFF_REASON: &str = "frame cut off by end of input";
+
+/// The server's output and close reason when the client sends `input` and
+/// then ends its input.
+///
+/// Panics if `config` is invalid (a server would refuse it).
+pub fn serve(config: &Config, input: &[u8]) -> ModelOutcome {
+    let (mut output, after) = run(config, input);
+    let close = match after {
+        After::Closed(reason) => reason,
+        After::Open(Open::Undecided) | After::Open(Open::Stream { .. }) => CloseReason::EndOfInput,
+        After::Open(Open::Frame { inside: false, .. }) => {
+            output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+            CloseReason::EndOfInput
+        }
+        After::Open(Open::Frame {
+            inside: true,
+            under_way: true,
+        }) => CloseReason::Truncated,
+        After::Open(Open::Frame {
+            inside: true,
+            under_way: false,
+        }) => {
+            output.extend_from_slice(&error_frame(ErrorCode::Malformed, CUT_OFF_REASON));
+            CloseReason::Truncated
+        }
+    };
+    ModelOutcome { output, close }
+}
+
+/// The server's output and close reason when the client sends `input` and
+/// then goes silent (no end of input) until the idle timeout fires.
+///
+/// The outcome does not depend on how long the timeout is. With
+/// `config.idle_timeout == None` a real session would never time out; the
+/// model still answers as if the timer had fired.
+pub fn serve_until_idle(config: &Config, input: &[u8]) -> ModelOutcome {
+    let (mut output, after) = run(config, input);
+    let close = match after {
+        After::Closed(reason) => reason,
+        After::Open(Open::Frame {
+            under_way: false, ..
+        }) => {
+            output.extend_from_slice(&error_frame(ErrorCode::IdleTimeout, "idle timeout"));
+            CloseReason::IdleTimeout
+        }
+        After::Open(_) => CloseReason::IdleTimeout,
+    };
+    ModelOutcome { output, close }
+}
+
+/// The server's output and close reason when the client sends `input`
+/// (without ending it), then the server is shut down, nothing more arrives,
+/// and the drain deadline eventually passes.
+///
+/// A session that is between requests closes cleanly (frame: with CLOSE);
+/// one inside a line or a frame waits for the rest, which never comes, and
+/// is closed as it is at the drain deadline.
+pub fn serve_then_shutdown(config: &Config, input: &[u8]) -> ModelOutcome {
+    let (mut output, after) = run(config, input);
+    let close = match after {
+        After::Closed(reason) => reason,
+        After::Open(Open::Undecided) => CloseReason::Shutdown,
+        After::Open(Open::Stream { mid_line: false }) => CloseReason::Shutdown,
+        After::Open(Open::Frame { inside: false, .. }) => {
+            output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+            CloseReason::Shutdown
+        }
+        After::Open(_) => CloseReason::DrainTimeout,
+    };
+    ModelOutcome { output, close }
+}
+
+/// The framing a session with this configuration and input runs, or
+/// `None` when the input is empty (nothing decided).
+pub fn framing_of(config: &Config, input: &[u8]) -> Option<Framing> {
+    let first = *input.first()?;
+    Some(match config.framing {
+        Framing::Auto if first == 0 => Framing::Frame,
+        Framing::Auto => Framing::Raw,
+        f => f,
+    })
+}
+
+/// The ASCII uppercase of `bytes`: `a..=z` to `A..=Z`, nothing else.
+pub fn upper(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .map(|&b| if b.is_ascii_lowercase() { b - 32 } else { b })
+        .collect()
+}
+
+fn transform(config: &Config, bytes: &[u8]) -> Vec<u8> {
+    match config.transform {
+        TransformKind::Ascii => upper(bytes),
+    }
+}
+
+/// A frame: kind byte, big-endian length, payload.
+pub fn encode_frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("payload fits a u32 length");
+    let mut f = Vec::with_capacity(5 + payload.len());
+    f.push(kind);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A frame header alone (for frames whose payload the caller adds).
+pub fn encode_header(kind: u8, len: u32) -> [u8; 5] {
+    let l = len.to_be_bytes();
+    [kind, l[0], l[1], l[2], l[3]]
+}
+
+/// An ERROR frame: code u16 BE, then the reason.
+pub fn error_frame(code: ErrorCode, reason: &str) -> Vec<u8> {
+    let mut payload = (code as u16).to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    encode_frame(kind::ERROR, &payload)
+}
+
+/// The HELLO a client sends: `SHOUT`, version 1, then `extra` bytes.
+pub fn client_hello(extra: &[u8]) -> Vec<u8> {
+    let mut payload = b"SHOUT\x01".to_vec();
+    payload.extend_from_slice(extra);
+    encode_frame(kind::HELLO, &payload)
+}
+
+/// The HELLO a server with this configuration sends (16 bytes).
+pub fn server_hello(config: &Config) -> Vec<u8> {
+    let mut payload = b"SHOUT\x01".to_vec();
+    payload.extend_from_slice(&config.max_payload.to_be_bytes());
+    payload.push(match config.transform {
+        TransformKind::Ascii => 0,
+    });
+    encode_frame(kind::HELLO, &payload)
+}
+
+/// One decoded frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelFrame {
+    /// The kind byte.
+    pub kind: u8,
+    /// The whole payload.
+    pub payload: Vec<u8>,
+}
+
+/// Splits a byte stream into whole frames; the second value is the length
+/// of an incomplete frame left at the end (0 when the stream ends cleanly).
+pub fn decode_frames(mut bytes: &[u8]) -> (Vec<ModelFrame>, usize) {
+    let mut frames = Vec::new();
+    loop {
+        if bytes.len() < 5 {
+            return (frames, bytes.len());
+        }
+        let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+        if bytes.len() - 5 < len {
+            return (frames, bytes.len());
+        }
+        frames.push(ModelFrame {
+            kind: bytes[0],
+            payload: bytes[5..5 + len].to_vec(),
+        });
+        bytes = &bytes[5 + len..];
+    }
+}
+
+/// Where a session stands once all of the input has been answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Open {
+    /// No byte arrived.
+    Undecided,
+    /// Raw or line; `mid_line` when a line has begun and not ended.
+    Stream { mid_line: bool },
+    /// Frame; `inside` when a frame has begun and not ended, `under_way`
+    /// when that frame's response has begun (DATA or PING).
+    Frame { inside: bool, under_way: bool },
+}
+
+enum After {
+    Closed(CloseReason),
+    Open(Open),
+}
+
+/// Answers the whole input; says whether the session closed on its own.
+fn run(config: &Config, input: &[u8]) -> (Vec<u8>, After) {
+    assert!(
+        config.validate().is_ok(),
+        "the model only runs valid configurations: {config:?}"
+    );
+    match framing_of(config, input) {
+        None => (Vec::new(), After::Open(Open::Undecided)),
+        Some(Framing::Raw) | Some(Framing::Auto) => (
+            transform(config, input),
+            After::Open(Open::Stream { mid_line: false }),
+        ),
+        Some(Framing::Line) => run_line(config, input),
+        Some(Framing::Frame) => run_frame(config, input),
+    }
+}
+
+fn run_line(config: &Config, input: &[u8]) -> (Vec<u8>, After) {
+    let max = config.max_line as usize;
+    let mut output = Vec::new();
+    let mut in_line = 0usize;
+    for &byte in input {
+        if in_line == max {
+            output.push(b'\n');
+            output.extend_from_slice(
+                format!("error: line too long (limit {max} bytes)\n").as_bytes(),
+            );
+            return (output, After::Closed(CloseReason::LineTooLong));
+        }
+        output.extend_from_slice(&transform(config, &[byte]));
+        in_line = if byte == b'\n' { 0 } else { in_line + 1 };
+    }
+    let open = Open::Stream {
+        mid_line: in_line > 0,
+    };
+    (output, After::Open(open))
+}
+
+fn run_frame(config: &Config, input: &[u8]) -> (Vec<u8>, After) {
+    let mut output = Vec::new();
+    let after = frame_steps(config, input, &mut output);
+    (output, after)
+}
+
+fn refuse(output: &mut Vec<u8>, code: ErrorCode, reason: &str) -> After {
+    output.extend_from_slice(&error_frame(code, reason));
+    After::Closed(CloseReason::ProtocolError(code))
+}
+
+fn inside(under_way: bool) -> After {
+    After::Open(Open::Frame {
+        inside: true,
+        under_way,
+    })
+}
+
+fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
+    let mut hello_done = false;
+    let mut rest = input;
+    loop {
+        if rest.is_empty() {
+            return After::Open(Open::Frame {
+                inside: false,
+                under_way: false,
+            });
+        }
+        if rest.len() < 5 {
+            return inside(false);
+        }
+        let kind = rest[0];
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]);
+        let body = &rest[5..];
+        let whole = body.len() >= len as usize;
+        let payload = &body[..body.len().min(len as usize)];
+
+        if !hello_done && kind != kind::HELLO {
+            return refuse(output, ErrorCode::Malformed, "expected HELLO first");
+        }
+        if kind > kind::ERROR {
+            return refuse(output, ErrorCode::UnknownKind, "unknown frame kind");
+        }
+        if len > config.max_payload {
+            let reason = format!("frame too large (limit {} bytes)", config.max_payload);
+            return refuse(output, ErrorCode::FrameTooLarge, &reason);
+        }
+        match kind {
+            kind::HELLO => {
+                if hello_done {
+                    return refuse(output, ErrorCode::Malformed, "second HELLO");
+                }
+                if len < 6 {
+                    return refuse(output, ErrorCode::Malformed, "HELLO payload too short");
+                }
+                // Judged as soon as its first 6 payload bytes are in.
+                if payload.len() < 6 {
+                    return inside(false);
+                }
+                if &payload[..5] != b"SHOUT" {
+                    return refuse(output, ErrorCode::Malformed, "HELLO without SHOUT");
+                }
+                if payload[5] != 1 {
+                    let reason = "unsupported version (this server speaks 1)";
+                    return refuse(output, ErrorCode::UnsupportedVersion, reason);
+                }
+                // Answered once the whole frame, extra bytes and all, is in.
+                if !whole {
+                    return inside(false);
+                }
+                output.extend_from_slice(&server_hello(config));
+                hello_done = true;
+            }
+            kind::DATA | kind::PING => {
+                // Cut-through: the response header goes out with the
+                // request header, the payload as it arrives.
+                let (reply, body) = if kind == kind::DATA {
+                    (kind::DATA, transform(config, payload))
+                } else {
+                    (kind::PONG, payload.to_vec())
+                };
+                output.extend_from_slice(&encode_header(reply, len));
+                output.extend_from_slice(&body);
+                if !whole {
+                    return inside(true);
+                }
+            }
+            kind::PONG => {
+                if !whole {
+                    return inside(false);
+                }
+            }
+            kind::CLOSE => {
+                output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+                return After::Closed(CloseReason::PeerClosed);
+            }
+            _ => return After::Closed(CloseReason::PeerError),
+        }
+        rest = &body[len as usize..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_config() -> Config {
+        Config::default().with_framing(Framing::Frame)
+    }
+
+    #[test]
+    fn model_answers_a_plain_frame_session() {
+        let mut input = client_hello(b"");
+        input.extend(encode_frame(kind::DATA, b"hi"));
+        let out = serve(&frame_config(), &input);
+        let mut want = server_hello(&frame_config());
+        want.extend(encode_frame(kind::DATA, b"HI"));
+        want.extend(encode_frame(kind::CLOSE, b""));
+        assert_eq!(out.output, want);
+        assert_eq!(out.close, CloseReason::EndOfInput);
+    }
+
+    #[test]
+    fn model_decodes_what_it_encodes() {
+        let mut bytes = encode_frame(kind::PING, b"abc");
+        bytes.extend(encode_frame(kind::CLOSE, b""));
+        bytes.extend_from_slice(&[1, 0, 0]);
+        let (frames, left) = decode_frames(&bytes);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].payload, b"abc");
+        assert_eq!(frames[1].kind, kind::CLOSE);
+        assert_eq!(left, 3);
+    }
+}
