@@ -8,8 +8,10 @@
 //! response header carries a length known only at the end.
 
 mod ascii;
+mod unicode;
 
 pub use ascii::Ascii;
+pub use unicode::Unicode;
 
 use crate::config::TransformKind;
 
