@@ -30,7 +30,11 @@ fn raw_stream(_payload: usize) -> Vec<u8> {
 fn line_stream(payload: usize) -> Vec<u8> {
     let mut line = text(payload - 1);
     line.push(b'\n');
-    line.iter().copied().cycle().take(STREAM / payload * payload).collect()
+    line.iter()
+        .copied()
+        .cycle()
+        .take(STREAM / payload * payload)
+        .collect()
 }
 
 fn frame_stream(payload: usize) -> Vec<u8> {
@@ -70,8 +74,11 @@ fn copy(input: &[u8], out: &mut [u8]) -> usize {
     n
 }
 
+/// A case: name, framing, how to build its stream, payload size.
+type Case = (&'static str, Framing, fn(usize) -> Vec<u8>, usize);
+
 fn bench(c: &mut Criterion) {
-    let cases: [(&str, Framing, fn(usize) -> Vec<u8>, usize); 5] = [
+    let cases: [Case; 5] = [
         ("raw", Framing::Raw, raw_stream, CHUNK),
         ("line", Framing::Line, line_stream, 64),
         ("line", Framing::Line, line_stream, 64 << 10),
