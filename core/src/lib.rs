@@ -105,5 +105,10 @@ pub use output::CONTROL_CAPACITY;
 pub use session::{Client, ClientError, CloseReason, Event, Progress, Reply, Server, State};
 pub use time::{Duration, Instant};
 
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The most bytes a [`Server`] may take; the test suite holds it to this.
 pub const SERVER_SIZE_LIMIT: usize = 192;
