@@ -39,10 +39,11 @@
 //!
 //! ## Size
 //!
-//! A [`Server`] is 96 bytes of control queue plus a few dozen bytes of state
-//! (`core::mem::size_of::<Server>()` is checked to stay at or under
-//! [`SERVER_SIZE_LIMIT`] by the test suite), whatever `max_payload` and
-//! `max_line` are.
+//! A [`Server`] is 200 bytes on a 64-bit target, 96 of them the control
+//! queue for headers and control frames, whatever `max_payload` and
+//! `max_line` are (`core::mem::size_of::<Server>()` is held to
+//! [`SERVER_SIZE_LIMIT`] by the test suite). A [`Client`] is 168 bytes, most
+//! of it room for an ERROR's reason.
 //!
 //! ## A server and a client, driven by hand
 //!
@@ -111,4 +112,4 @@ pub use time::{Duration, Instant};
 pub struct ReadmeDoctests;
 
 /// The most bytes a [`Server`] may take; the test suite holds it to this.
-pub const SERVER_SIZE_LIMIT: usize = 192;
+pub const SERVER_SIZE_LIMIT: usize = 216;

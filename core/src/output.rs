@@ -16,7 +16,7 @@ pub const CONTROL_CAPACITY: usize = 96;
 /// Control bytes waiting for room in the caller's window.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Control {
-    bytes: Vec<u8, CONTROL_CAPACITY>,
+    bytes: Vec<u8, CONTROL_CAPACITY, u8>,
     pos: u8,
 }
 

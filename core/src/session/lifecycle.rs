@@ -76,3 +76,28 @@ pub enum Event {
     /// still be sent.
     Closed(CloseReason),
 }
+
+/// Events not yet taken by the caller: a session opens once and closes
+/// once, so two slots are a queue that can never overflow.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Unreported {
+    opened: Option<Framing>,
+    closed: Option<CloseReason>,
+}
+
+impl Unreported {
+    pub(crate) fn push(&mut self, event: Event) {
+        match event {
+            Event::Opened(f) => self.opened = Some(f),
+            Event::Closed(r) => self.closed = Some(r),
+        }
+    }
+
+    /// Oldest first: a session is always reported open before closed.
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        if let Some(f) = self.opened.take() {
+            return Some(Event::Opened(f));
+        }
+        self.closed.take().map(Event::Closed)
+    }
+}

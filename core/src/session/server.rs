@@ -1,8 +1,7 @@
-use heapless::Deque;
-
 use crate::config::{Config, ConfigError, Framing};
 use crate::framing::{detect, Cx, Decoder};
 use crate::output::{Control, Output};
+use crate::session::lifecycle::Unreported;
 use crate::session::{CloseReason, Event, State};
 use crate::time::{Duration, Instant};
 use crate::transform::AnyTransform;
@@ -64,7 +63,7 @@ pub struct Server {
     decoder: Decoder,
     transform: AnyTransform,
     control: Control,
-    events: Deque<Event, 2>,
+    events: Unreported,
     phase: Phase,
     input_ended: bool,
     end_handled: bool,
@@ -81,7 +80,7 @@ impl Server {
             decoder: Decoder::Undecided,
             transform: AnyTransform::new(config.transform),
             control: Control::default(),
-            events: Deque::new(),
+            events: Unreported::default(),
             phase: Phase::Active,
             input_ended: false,
             end_handled: false,
@@ -234,7 +233,7 @@ impl Server {
 
     /// The next event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Where the session is in its life.
@@ -290,14 +289,13 @@ impl Server {
     }
 
     fn push_event(&mut self, event: Event) {
-        // Two slots: a session opens once and closes once.
-        let _ = self.events.push_back(event);
+        self.events.push(event);
     }
 }
 
-fn close(phase: &mut Phase, events: &mut Deque<Event, 2>, reason: CloseReason) {
+fn close(phase: &mut Phase, events: &mut Unreported, reason: CloseReason) {
     if *phase != Phase::Closed {
         *phase = Phase::Closed;
-        let _ = events.push_back(Event::Closed(reason));
+        events.push(Event::Closed(reason));
     }
 }
