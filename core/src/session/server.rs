@@ -299,3 +299,44 @@ fn close(phase: &mut Phase, events: &mut Unreported, reason: CloseReason) {
         events.push(Event::Closed(reason));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(config: Config, input: &[u8]) -> ([u8; 256], usize) {
+        let mut server = Server::new(config, Instant::ZERO).unwrap();
+        let mut out = [0u8; 256];
+        let p = server.handle_input(Instant::ZERO, input, &mut out);
+        assert_eq!(p.consumed, input.len());
+        server.handle_end_of_input();
+        let q = server.handle_input(Instant::ZERO, &[], &mut out[p.produced..]);
+        assert!(server.is_finished());
+        (out, p.produced + q.produced)
+    }
+
+    /// The byte-level example session of PROTOCOL.md, section 4.
+    #[test]
+    fn protocol_md_example_session() {
+        let input = b"\x00\x00\x00\x00\x06SHOUT\x01\
+                      \x01\x00\x00\x00\x02hi\
+                      \x02\x00\x00\x00\x02ok\
+                      \x04\x00\x00\x00\x00";
+        let want = b"\x00\x00\x00\x00\x0BSHOUT\x01\x00\x10\x00\x00\x00\
+                     \x01\x00\x00\x00\x02HI\
+                     \x03\x00\x00\x00\x02ok\
+                     \x04\x00\x00\x00\x00";
+        let (out, n) = run(Config::default(), input);
+        assert_eq!(&out[..n], want);
+    }
+
+    /// PROTOCOL.md's frame-too-large example.
+    #[test]
+    fn protocol_md_frame_too_large() {
+        let input = b"\x00\x00\x00\x00\x06SHOUT\x01\x01\x00\x00\x00\x11";
+        let mut want = b"\x00\x00\x00\x00\x0BSHOUT\x01\x00\x00\x00\x10\x00".to_vec();
+        want.extend_from_slice(b"\x05\x00\x00\x00\x22\x00\x04frame too large (limit 16 bytes)");
+        let (out, n) = run(Config::default().with_max_payload(16), input);
+        assert_eq!(&out[..n], &want[..]);
+    }
+}
