@@ -235,3 +235,126 @@ pub fn close_reason(events: &[Event]) -> Option<shout_core::CloseReason> {
         _ => None,
     })
 }
+
+/// What a real session did: its output and its events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// Every byte the session produced.
+    pub output: Vec<u8>,
+    /// Every event it queued, oldest first.
+    pub events: Vec<Event>,
+}
+
+impl Observed {
+    /// The reason the session closed, if it did.
+    pub fn close(&self) -> Option<shout_core::CloseReason> {
+        close_reason(&self.events)
+    }
+}
+
+/// A new [`Server`] for `config`, created at [`Instant::ZERO`].
+pub fn new_server(config: shout_core::Config) -> Server {
+    Server::new(config, Instant::ZERO).expect("test configuration is valid")
+}
+
+/// Runs a fresh session over `input` with [`drive`] (end of input after
+/// the last byte).
+pub fn observe(
+    config: shout_core::Config,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+) -> Observed {
+    let mut server = new_server(config);
+    let output = drive(&mut server, input, splits, windows);
+    Observed {
+        output,
+        events: events(&mut server),
+    }
+}
+
+/// Runs a fresh session over `input` with [`drive_until_idle`].
+pub fn observe_until_idle(
+    config: shout_core::Config,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+) -> Observed {
+    let mut server = new_server(config);
+    let output = drive_until_idle(&mut server, input, splits, windows);
+    Observed {
+        output,
+        events: events(&mut server),
+    }
+}
+
+/// A few ways of cutting reads and windows that cover the usual trouble:
+/// all at once, byte by byte, zero-size windows in between, odd sizes.
+pub const SPLIT_PLANS: &[(&[usize], &[usize])] = &[
+    (&[], &[]),
+    (&[1], &[1]),
+    (&[1], &[0, 1]),
+    (&[0, 2, 3], &[3, 0, 0, 2]),
+    (&[7, 1, 4], &[5, 1, 16]),
+    (&[5], &[64]),
+];
+
+/// Bytes as escaped ASCII, for readable assertion failures.
+pub fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// Asserts that a session over `input` (end of input after it) produces
+/// exactly `output` and closes for `close`, for every plan in
+/// [`SPLIT_PLANS`], and that the reference model says the same.
+#[track_caller]
+pub fn expect_served(
+    config: shout_core::Config,
+    input: &[u8],
+    output: &[u8],
+    close: shout_core::CloseReason,
+) {
+    for (splits, windows) in SPLIT_PLANS {
+        let seen = observe(config, input, splits, windows);
+        assert_eq!(
+            show(&seen.output),
+            show(output),
+            "core output, reads {splits:?}, windows {windows:?}"
+        );
+        assert_eq!(
+            seen.close(),
+            Some(close),
+            "core close reason, reads {splits:?}, windows {windows:?}"
+        );
+    }
+    let m = model::serve(&config, input);
+    assert_eq!(show(&m.output), show(output), "model output");
+    assert_eq!(m.close, close, "model close reason");
+}
+
+/// Like [`expect_served`], but the client goes silent after `input` until
+/// the idle timeout fires.
+#[track_caller]
+pub fn expect_idled(
+    config: shout_core::Config,
+    input: &[u8],
+    output: &[u8],
+    close: shout_core::CloseReason,
+) {
+    for (splits, windows) in SPLIT_PLANS {
+        let seen = observe_until_idle(config, input, splits, windows);
+        assert_eq!(
+            show(&seen.output),
+            show(output),
+            "core output, reads {splits:?}, windows {windows:?}"
+        );
+        assert_eq!(
+            seen.close(),
+            Some(close),
+            "core close reason, reads {splits:?}, windows {windows:?}"
+        );
+    }
+    let m = model::serve_until_idle(&config, input);
+    assert_eq!(show(&m.output), show(output), "model output");
+    assert_eq!(m.close, close, "model close reason");
+}
