@@ -159,11 +159,12 @@ impl Server {
 
     /// The peer will send nothing more. Call [`Server::handle_input`]
     /// afterwards to take the final bytes.
+    ///
+    /// A session that has not been offered a byte yet does not close here:
+    /// the caller may still hold the input that arrived before the end. The
+    /// next [`Server::handle_input`] decides: with input, it is answered;
+    /// with none, the session closes without a byte, whatever the framing.
     pub fn handle_end_of_input(&mut self) {
-        if self.phase != Phase::Closed && matches!(self.decoder, Decoder::Undecided) {
-            // Nothing arrived: close without a byte, whatever the framing.
-            self.close(CloseReason::EndOfInput);
-        }
         self.input_ended = true;
     }
 
