@@ -1,0 +1,47 @@
+//! The `shout` binary: parses the command line and hands over to the
+//! library. Wiring only.
+
+use clap::Parser;
+use shout_mio::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    init_logs(cli.verbose);
+    let status = match cli.command {
+        Command::Serve(args) => match args.options() {
+            Ok(options) => shout_mio::server::serve(&options),
+            Err(msg) => usage_error(&msg),
+        },
+        Command::Send(args) => shout_mio::client::run(&args),
+        Command::Bench(args) => shout_mio::bench::run(&args),
+    };
+    std::process::exit(status);
+}
+
+/// A value the parser accepted but the program cannot use: reported the
+/// way the parser reports one, with status 2.
+fn usage_error(msg: &str) -> i32 {
+    use clap::CommandFactory;
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
+/// Logs go to stderr; by default only warnings, so that `listening on`
+/// stands alone.
+fn init_logs(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,294 @@
+//! The command line of the contract: `shout serve`, `shout send`, plus
+//! `shout bench`. Every bad value is refused by the parser with a clear
+//! message and exit status 2 (clap's usage-error status).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shout_core::{Config, Duration, Framing, TransformKind};
+
+/// SHOUT/1, the uppercase echo: server, client and load generator.
+#[derive(Debug, Parser)]
+#[command(name = "shout", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace);
+    /// RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve SHOUT/1 on TCP (and UDP with --udp).
+    Serve(ServeArgs),
+    /// Send messages to a server and print its answers.
+    Send(SendArgs),
+    /// Generate load against a server and measure it.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// `shout serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8002", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// How requests are delimited; auto: a first byte 0x00 means frame,
+    /// anything else raw.
+    #[arg(long, value_enum, default_value_t = ServerFraming::Auto)]
+    pub framing: ServerFraming,
+    /// The uppercase mapping.
+    #[arg(long, value_enum, default_value_t = TransformArg::Ascii)]
+    pub transform: TransformArg,
+    /// Also serve UDP on the same port.
+    #[arg(long)]
+    pub udp: bool,
+    /// Largest frame payload accepted (at least 6).
+    #[arg(long, value_name = "BYTES", default_value = "1048576", value_parser = parse_max_payload)]
+    pub max_payload: u32,
+    /// Longest accepted line, CR and LF included (at least 1).
+    #[arg(long, value_name = "BYTES", default_value = "65536", value_parser = parse_max_line)]
+    pub max_line: u32,
+    /// Connections open at once, across all threads (at least 1).
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_positive)]
+    pub max_connections: usize,
+    /// Close a connection after this long with nothing received or sent
+    /// (fractional allowed; 0 turns it off).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+    /// How long a shutdown lets requests in progress finish.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub drain_timeout: Duration,
+    /// Event loop threads [default: the available cores].
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub threads: Option<usize>,
+}
+
+/// Framings a server may be configured with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServerFraming {
+    /// Decide on the first byte.
+    Auto,
+    /// No boundaries.
+    Raw,
+    /// Lines ending in LF.
+    Line,
+    /// Length-prefixed frames.
+    Frame,
+}
+
+impl From<ServerFraming> for Framing {
+    fn from(f: ServerFraming) -> Framing {
+        match f {
+            ServerFraming::Auto => Framing::Auto,
+            ServerFraming::Raw => Framing::Raw,
+            ServerFraming::Line => Framing::Line,
+            ServerFraming::Frame => Framing::Frame,
+        }
+    }
+}
+
+/// Transforms named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransformArg {
+    /// a-z to A-Z, every other byte unchanged.
+    Ascii,
+    /// Full Unicode uppercase of UTF-8 text.
+    Unicode,
+}
+
+impl ServeArgs {
+    /// The server options these flags describe, or the message for a
+    /// value this build cannot serve.
+    pub fn options(&self) -> Result<crate::server::Options, String> {
+        let transform = match self.transform {
+            TransformArg::Ascii => TransformKind::Ascii,
+            TransformArg::Unicode => {
+                return Err(
+                    "invalid value 'unicode' for '--transform': this build's protocol core \
+                     offers only 'ascii'"
+                        .into(),
+                )
+            }
+        };
+        let idle = (self.idle_timeout != Duration::ZERO).then_some(self.idle_timeout);
+        let config = Config::default()
+            .with_framing(self.framing.into())
+            .with_transform(transform)
+            .with_max_payload(self.max_payload)
+            .with_max_line(self.max_line)
+            .with_idle_timeout(idle)
+            .with_drain_timeout(self.drain_timeout);
+        config.validate().map_err(|e| e.to_string())?;
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Ok(crate::server::Options {
+            listen: self.listen,
+            config,
+            udp: self.udp,
+            max_connections: self.max_connections,
+            threads,
+        })
+    }
+}
+
+/// `shout send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// How to talk to the server.
+    #[arg(long, value_enum, default_value_t = ClientFraming::Frame)]
+    pub framing: ClientFraming,
+    /// The server's address.
+    #[arg(value_name = "ADDR", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Messages to send; none: stream standard input.
+    #[arg(value_name = "MESSAGE")]
+    pub messages: Vec<String>,
+}
+
+/// Framings a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientFraming {
+    /// HELLO, one DATA per message, CLOSE.
+    Frame,
+    /// One line per message.
+    Line,
+    /// One connection per message.
+    Raw,
+}
+
+/// An address: `IP:PORT`, or `HOST:PORT` resolved to its first address.
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let bad = || format!("'{s}' is not an address (expected IP:PORT, e.g. 127.0.0.1:8002)");
+    if !s.contains(':') {
+        return Err(bad());
+    }
+    s.to_socket_addrs()
+        .map_err(|_| bad())?
+        .next()
+        .ok_or_else(bad)
+}
+
+/// Seconds, fractional allowed, not negative.
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!(
+            "'{s}' must be a finite number of seconds, 0 or more"
+        ));
+    }
+    if v > 1e9 {
+        return Err(format!("'{s}' seconds is too long (at most 1000000000)"));
+    }
+    Ok(Duration::from_micros((v * 1e6).round() as u64))
+}
+
+/// A whole number of at least 1.
+pub fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+fn parse_u32_at_least(s: &str, min: u32) -> Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of bytes (0 to 4294967295)"))?;
+    if n < min {
+        return Err(format!("must be at least {min}"));
+    }
+    Ok(n)
+}
+
+/// `--max-payload`: at least 6, room for a HELLO.
+pub fn parse_max_payload(s: &str) -> Result<u32, String> {
+    parse_u32_at_least(s, 6).map_err(|e| format!("{e} (a HELLO payload is 6 bytes)"))
+}
+
+/// `--max-line`: at least 1.
+pub fn parse_max_line(s: &str) -> Result<u32, String> {
+    parse_u32_at_least(s, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_the_contract_s() {
+        let cli = Cli::try_parse_from(["shout", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("not serve")
+        };
+        let o = a.options().unwrap();
+        assert_eq!(o.listen, "127.0.0.1:8002".parse().unwrap());
+        assert_eq!(o.config, Config::default());
+        assert_eq!(o.max_connections, 10_000);
+        assert!(!o.udp);
+        assert!(o.threads >= 1);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["serve", "--threads", "0"][..],
+            &["serve", "--max-connections", "0"],
+            &["serve", "--max-line", "0"],
+            &["serve", "--max-payload", "5"],
+            &["serve", "--idle-timeout", "-1"],
+            &["serve", "--drain-timeout", "x"],
+            &["serve", "--listen", "nowhere"],
+            &["serve", "--framing", "json"],
+            &["serve", "--bogus"],
+            &["send"],
+        ] {
+            let err = Cli::try_parse_from(std::iter::once("shout").chain(args.iter().copied()))
+                .expect_err(&format!("{args:?} must be refused"));
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn zero_idle_timeout_turns_it_off() {
+        let cli = Cli::try_parse_from(["shout", "serve", "--idle-timeout", "0"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.options().unwrap().config.idle_timeout, None);
+    }
+
+    proptest! {
+        #[test]
+        fn seconds_round_trip(ms in 0u64..10_000_000) {
+            let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+            prop_assert_eq!(parse_secs(&s).unwrap(), Duration::from_millis(ms));
+        }
+
+        #[test]
+        fn seconds_never_panic(s in ".*") {
+            let _ = parse_secs(&s);
+            let _ = parse_positive(&s);
+            let _ = parse_max_payload(&s);
+        }
+    }
+}

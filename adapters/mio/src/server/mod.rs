@@ -1,0 +1,631 @@
+//! `shout serve`: SHOUT/1 over TCP (and UDP) on `mio`.
+//!
+//! One event loop per thread ([`Worker`]), each with its own listener on
+//! the shared port (`SO_REUSEPORT`), its own connections, timers and
+//! buffers: threads share nothing but the connection count and the
+//! shutdown flag. Sockets are edge-triggered and read until `WouldBlock`
+//! (with a per-wake-up budget so one busy peer cannot starve the rest);
+//! writable interest is registered only while a connection has output the
+//! socket would not take.
+
+mod connection;
+mod listener;
+mod signals;
+mod timers;
+mod udp;
+
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token, Waker};
+use shout_core::wire::{ErrorCode, Header, Kind};
+use shout_core::{Config, Event, Framing, Instant, Server};
+use slab::Slab;
+
+pub use listener::{bind, Bound};
+
+use crate::clock::Clock;
+use connection::{Buffers, Conn, Phase, Step, NO_SESSION};
+use timers::{Timers, NEVER};
+
+/// Size of each event loop's read buffer.
+const BUFFER_SIZE: usize = 64 * 1024;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const UDP: Token = Token(usize::MAX - 2);
+const WAKER: Token = Token(usize::MAX - 3);
+
+/// Everything `shout serve` was asked for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where to listen (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Session settings, validated.
+    pub config: Config,
+    /// Also serve UDP on the same port.
+    pub udp: bool,
+    /// Connections open at once across all threads, lingering ones included.
+    pub max_connections: usize,
+    /// Event loops.
+    pub threads: usize,
+}
+
+/// State the event loops share.
+struct Shared {
+    connections: AtomicUsize,
+    shutdown: AtomicBool,
+    running: AtomicUsize,
+    failed: AtomicBool,
+    done: Option<Waker>,
+}
+
+/// A started server: its address and a handle to stop it.
+pub struct Running {
+    addr: SocketAddr,
+    udp: bool,
+    shared: Arc<Shared>,
+    wakers: Vec<Arc<Waker>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// The address it listens on (the real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether it serves UDP too.
+    pub fn has_udp(&self) -> bool {
+        self.udp
+    }
+
+    /// Starts a graceful shutdown; returns at once.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
+    }
+
+    /// True once every event loop has finished.
+    pub fn is_done(&self) -> bool {
+        self.shared.running.load(Ordering::SeqCst) == 0
+    }
+
+    /// Connections open now, across all threads.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits for every event loop; 0 if all ended well, 1 otherwise.
+    pub fn join(self) -> i32 {
+        let mut status = 0;
+        for t in self.threads {
+            if t.join().is_err() {
+                status = 1;
+            }
+        }
+        if self.shared.failed.load(Ordering::SeqCst) {
+            status = 1;
+        }
+        status
+    }
+}
+
+/// Binds and starts the event loops. `done` is woken when they have all
+/// finished.
+pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
+    let threads = options.threads.max(1);
+    let bound = listener::bind(options.listen, threads, options.udp)?;
+    raise_open_files_limit();
+    let shared = Arc::new(Shared {
+        connections: AtomicUsize::new(0),
+        shutdown: AtomicBool::new(false),
+        running: AtomicUsize::new(threads),
+        failed: AtomicBool::new(false),
+        done,
+    });
+    let mut udps = bound.udp.into_iter();
+    let mut workers = Vec::with_capacity(threads);
+    for (id, tcp) in bound.tcp.into_iter().enumerate() {
+        let udp = udps.next();
+        workers.push(Worker::new(id, options, shared.clone(), tcp, udp)?);
+    }
+    let wakers = workers.iter().map(|w| w.waker.clone()).collect();
+    let mut handles = Vec::with_capacity(threads);
+    for w in workers {
+        let spawned = std::thread::Builder::new()
+            .name(format!("shout-loop-{}", w.id))
+            .spawn(move || w.run());
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                shared.shutdown.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Running {
+        addr: bound.addr,
+        udp: options.udp,
+        shared,
+        wakers,
+        threads: handles,
+    })
+}
+
+/// `shout serve`: binds, announces the address on stderr, serves until a
+/// signal and a drain. Returns the exit status.
+pub fn serve(options: &Options) -> i32 {
+    let (signal_loop, done) = match signals::SignalLoop::install() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("shout: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let running = match start(options, Some(done)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shout: {}", describe_bind_error(options.listen, &e));
+            return 1;
+        }
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "listening on {} (tcp)", running.local_addr());
+    if running.has_udp() {
+        let _ = writeln!(err, "listening on {} (udp)", running.local_addr());
+    }
+    drop(err);
+    signal_loop.run(running)
+}
+
+fn describe_bind_error(addr: SocketAddr, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => format!("cannot listen on {addr}: address already in use"),
+        io::ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {addr}: address not available on this machine")
+        }
+        io::ErrorKind::PermissionDenied => format!("cannot listen on {addr}: permission denied"),
+        _ => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+/// Holding many connections needs many descriptors: lift the soft limit
+/// to the hard one.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("could not raise the open files limit");
+            }
+        }
+    }
+}
+
+/// One event loop: a listener, its connections, their sessions and timers.
+struct Worker {
+    id: usize,
+    poll: Poll,
+    waker: Arc<Waker>,
+    listener: Option<TcpListener>,
+    udp: Option<UdpSocket>,
+    udp_pending: bool,
+    conns: Slab<Conn>,
+    /// Sessions live apart from connections so that a connection with no
+    /// session yet costs only its own few bytes.
+    sessions: Slab<Server>,
+    timers: Timers,
+    bufs: Buffers,
+    ready: Vec<usize>,
+    shared: Arc<Shared>,
+    config: Config,
+    max_connections: usize,
+    clock: Clock,
+    drain_until: Option<u64>,
+}
+
+impl Worker {
+    fn new(
+        id: usize,
+        options: &Options,
+        shared: Arc<Shared>,
+        tcp: std::net::TcpListener,
+        udp: Option<std::net::UdpSocket>,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listener = TcpListener::from_std(tcp);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let udp = match udp {
+            Some(u) => {
+                let mut u = UdpSocket::from_std(u);
+                poll.registry().register(&mut u, UDP, Interest::READABLE)?;
+                Some(u)
+            }
+            None => None,
+        };
+        Ok(Worker {
+            id,
+            poll,
+            waker,
+            listener: Some(listener),
+            udp,
+            udp_pending: false,
+            conns: Slab::new(),
+            sessions: Slab::new(),
+            timers: Timers::default(),
+            bufs: Buffers::new(BUFFER_SIZE),
+            ready: Vec::new(),
+            shared,
+            config: options.config,
+            max_connections: options.max_connections,
+            clock: Clock::new(),
+            drain_until: None,
+        })
+    }
+
+    fn run(mut self) {
+        if let Err(e) = self.event_loop() {
+            tracing::error!(worker = self.id, "event loop failed: {e}");
+            self.shared.failed.store(true, Ordering::SeqCst);
+        }
+        // Whatever is still open is closed as it is (drain deadline).
+        let left = self.conns.len();
+        if left > 0 {
+            tracing::debug!(
+                worker = self.id,
+                "closing {left} connections at the drain deadline"
+            );
+            self.shared.connections.fetch_sub(left, Ordering::SeqCst);
+        }
+        if self.shared.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(w) = &self.shared.done {
+                let _ = w.wake();
+            }
+        }
+    }
+
+    fn event_loop(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut tokens = Vec::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            let now = self.clock.now();
+            tokens.clear();
+            tokens.extend(events.iter().map(|e| e.token()));
+            for &token in &tokens {
+                match token {
+                    LISTENER => self.accept(now),
+                    UDP => self.udp_pending = true,
+                    WAKER => {}
+                    Token(key) => self.process(key, now),
+                }
+            }
+            if self.udp_pending {
+                self.serve_udp();
+            }
+            if !self.ready.is_empty() {
+                let ready = std::mem::take(&mut self.ready);
+                for key in ready {
+                    self.process(key, now);
+                }
+            }
+            self.expire_timers(now);
+            if self.drain_until.is_none() && self.shared.shutdown.load(Ordering::SeqCst) {
+                self.begin_shutdown(now);
+            }
+            if let Some(until) = self.drain_until {
+                if self.conns.is_empty() || now.as_micros() >= until {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<std::time::Duration> {
+        if !self.ready.is_empty() || self.udp_pending {
+            return Some(std::time::Duration::ZERO);
+        }
+        let next = match (self.timers.next(), self.drain_until) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        let now = self.clock.now().as_micros();
+        Some(std::time::Duration::from_micros(next.saturating_sub(now)))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            let (stream, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors or a connection reset while
+                    // queued: the rest stay queued for the next wake-up.
+                    tracing::warn!(worker = self.id, "accept failed: {e}");
+                    return;
+                }
+            };
+            let before = self.shared.connections.fetch_add(1, Ordering::SeqCst);
+            if before >= self.max_connections {
+                self.shared.connections.fetch_sub(1, Ordering::SeqCst);
+                self.refuse(stream, peer);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            let mut conn = Conn::new(stream, now);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut conn.stream, Token(key), Interest::READABLE)
+            {
+                tracing::warn!(worker = self.id, "cannot watch a connection: {e}");
+                self.shared.connections.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            let conn = entry.insert(conn);
+            tracing::trace!(worker = self.id, conn = key, %peer, "accepted");
+            if let Some(t) = self.config.idle_timeout {
+                let at = now + t;
+                self.timers.arm(&mut conn.timer_at, key, at.as_micros());
+            }
+        }
+    }
+
+    /// Over max_connections: an explicit frame server says BUSY without
+    /// reading; any other closes at once. Nothing lingers or counts.
+    fn refuse(&self, stream: TcpStream, peer: SocketAddr) {
+        tracing::debug!(worker = self.id, %peer, "refused: max_connections reached");
+        if self.config.framing == Framing::Frame {
+            let reason = b"server busy (max_connections reached)";
+            let mut frame = Vec::with_capacity(7 + reason.len());
+            frame.extend_from_slice(&Header::new(Kind::Error, 2 + reason.len() as u32).to_bytes());
+            frame.extend_from_slice(&ErrorCode::Busy.as_u16().to_be_bytes());
+            frame.extend_from_slice(reason);
+            let _ = (&stream).write(&frame);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// Moves one connection's bytes after an event (or a timer, or a
+    /// yield), then settles what it needs next.
+    fn process(&mut self, key: usize, now: Instant) {
+        let draining = self.drain_until.is_some();
+        let Some(conn) = self.conns.get_mut(key) else {
+            return; // a stale event for a connection already gone
+        };
+        let step = match conn.phase {
+            Phase::Lingering => conn.linger(&mut self.bufs),
+            Phase::Open | Phase::Closing => {
+                if conn.session == NO_SESSION {
+                    let since = Instant::from_micros(conn.since);
+                    match Server::new(self.config, since) {
+                        Ok(s) => conn.session = self.sessions.insert(s) as u32,
+                        Err(_) => return self.close(key, "invalid configuration"),
+                    }
+                }
+                let session = &mut self.sessions[conn.session as usize];
+                conn.drive(session, &mut self.bufs, now, draining)
+            }
+        };
+        self.settle(key, step, now);
+    }
+
+    fn settle(&mut self, key: usize, step: Step, now: Instant) {
+        let drain = self.config.drain_timeout;
+        let id = self.id;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match step {
+            Step::Close(why) => return self.close(key, why),
+            Step::Yield => self.ready.push(key),
+            Step::Wait | Step::Finished => {}
+        }
+        if conn.session != NO_SESSION {
+            let s = &mut self.sessions[conn.session as usize];
+            log_events(id, key, s);
+            if conn.phase == Phase::Open && s.is_closed() {
+                conn.phase = Phase::Closing;
+                conn.since = (now + drain).as_micros();
+            }
+        }
+        if step == Step::Finished {
+            if conn.session != NO_SESSION {
+                self.sessions.remove(conn.session as usize);
+                conn.session = NO_SESSION;
+            }
+            if conn.read_eof {
+                return self.close(key, "done");
+            }
+            if conn.stream.shutdown(std::net::Shutdown::Write).is_err() {
+                return self.close(key, "peer gone");
+            }
+            conn.phase = Phase::Lingering;
+            conn.since = (now + drain).as_micros();
+            match conn.linger(&mut self.bufs) {
+                Step::Close(why) => return self.close(key, why),
+                Step::Yield => self.ready.push(key),
+                _ => {}
+            }
+        }
+        let want_writable = conn.backlog.is_some();
+        if want_writable != conn.writable {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(key), interest)
+                .is_err()
+            {
+                return self.close(key, "cannot watch the socket");
+            }
+            conn.writable = want_writable;
+        }
+        let next = match conn.phase {
+            Phase::Open if conn.session == NO_SESSION => self
+                .config
+                .idle_timeout
+                .map(|t| (Instant::from_micros(conn.since) + t).as_micros()),
+            Phase::Open => self.sessions[conn.session as usize]
+                .poll_timeout()
+                .map(|t| t.as_micros()),
+            Phase::Closing | Phase::Lingering => Some(conn.since),
+        };
+        if let Some(at) = next {
+            self.timers.arm(&mut conn.timer_at, key, at);
+        }
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        let t = now.as_micros();
+        while let Some((at, key)) = self.timers.pop_due(t) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.timer_at != at {
+                continue; // stale: the connection re-armed earlier
+            }
+            conn.timer_at = NEVER;
+            match conn.phase {
+                Phase::Open => {
+                    if conn.session == NO_SESSION {
+                        // Idle before any byte: make the session only to
+                        // let it decide (it closes without output).
+                        let since = Instant::from_micros(conn.since);
+                        if let Ok(s) = Server::new(self.config, since) {
+                            conn.session = self.sessions.insert(s) as u32;
+                        }
+                    }
+                    if conn.session != NO_SESSION {
+                        self.sessions[conn.session as usize].handle_timeout(now);
+                    }
+                    self.process(key, now);
+                }
+                Phase::Closing | Phase::Lingering if t >= conn.since => {
+                    let why = if conn.phase == Phase::Closing {
+                        "peer did not read its last output in time"
+                    } else {
+                        "linger time over"
+                    };
+                    self.close(key, why);
+                }
+                Phase::Closing | Phase::Lingering => self.settle(key, Step::Wait, now),
+            }
+        }
+        let conns = &self.conns;
+        self.timers.compact(conns.len(), |at, key| {
+            conns.get(key).is_some_and(|c| c.timer_at == at)
+        });
+    }
+
+    /// Stop accepting; every session drains, reading first what is
+    /// already waiting on its socket.
+    fn begin_shutdown(&mut self, now: Instant) {
+        tracing::debug!(worker = self.id, "shutting down");
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        if let Some(mut u) = self.udp.take() {
+            let _ = self.poll.registry().deregister(&mut u);
+        }
+        self.udp_pending = false;
+        // Read what is waiting before the drain starts: it may decide a
+        // session's framing or complete its requests.
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for &key in &keys {
+            if self.conns.get(key).is_some_and(|c| c.phase == Phase::Open) {
+                self.process(key, now);
+            }
+        }
+        self.drain_until = Some((now + self.config.drain_timeout).as_micros());
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.phase != Phase::Open {
+                continue;
+            }
+            if conn.session == NO_SESSION {
+                // Nothing ever arrived: closes without output.
+                if let Ok(s) = Server::new(self.config, Instant::from_micros(conn.since)) {
+                    conn.session = self.sessions.insert(s) as u32;
+                }
+            }
+            if conn.session != NO_SESSION {
+                self.sessions[conn.session as usize].shutdown(now);
+            }
+            self.process(key, now);
+        }
+    }
+
+    fn serve_udp(&mut self) {
+        self.udp_pending = match &self.udp {
+            Some(u) => udp::serve(
+                u,
+                self.config.transform,
+                &mut self.bufs.input,
+                &mut self.bufs.output,
+            ),
+            None => false,
+        };
+    }
+
+    fn close(&mut self, key: usize, why: &'static str) {
+        if !self.conns.contains(key) {
+            return;
+        }
+        let conn = self.conns.remove(key);
+        if conn.session != NO_SESSION {
+            let mut s = self.sessions.remove(conn.session as usize);
+            log_events(self.id, key, &mut s);
+        }
+        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
+        tracing::trace!(worker = self.id, conn = key, "connection ended: {why}");
+    }
+}
+
+/// One debug line per session opened (with its framing) and closed (with
+/// its reason).
+fn log_events(worker: usize, key: usize, s: &mut Server) {
+    while let Some(event) = s.poll_event() {
+        match event {
+            Event::Opened(framing) => {
+                tracing::debug!(worker, conn = key, ?framing, "connection opened")
+            }
+            Event::Closed(reason) => tracing::debug!(
+                worker,
+                conn = key,
+                framing = ?s.framing(),
+                "connection closed: {reason}"
+            ),
+        }
+    }
+}
