@@ -92,7 +92,11 @@ fn requests_may_follow_hello_without_waiting_and_are_answered_in_order() {
 #[test]
 fn ping_is_answered_by_pong_with_the_payload_untransformed() {
     let input = cat(&[&hello(), &encode_frame(kind::PING, b"abc\xff\x00z")]);
-    let out = cat(&[&shello(), &encode_frame(kind::PONG, b"abc\xff\x00z"), &close()]);
+    let out = cat(&[
+        &shello(),
+        &encode_frame(kind::PONG, b"abc\xff\x00z"),
+        &close(),
+    ]);
     expect_served(cfg(), &input, &out, CloseReason::EndOfInput);
 }
 
@@ -131,7 +135,12 @@ fn server_hello_waits_for_the_whole_client_hello_including_extras() {
 fn hello_payload_exactly_max_payload_is_accepted() {
     let extra = vec![b'e'; MAX as usize - 6];
     let input = client_hello(&extra);
-    expect_served(cfg(), &input, &cat(&[&shello(), &close()]), CloseReason::EndOfInput);
+    expect_served(
+        cfg(),
+        &input,
+        &cat(&[&shello(), &close()]),
+        CloseReason::EndOfInput,
+    );
 }
 
 #[test]
@@ -199,7 +208,11 @@ fn second_hello_is_malformed_whatever_its_content() {
     let bodies: [&[u8]; 4] = [b"SHOUT\x01", b"SHOUT\x02", b"xx", b""];
     for body in bodies {
         let input = cat(&[&hello(), &data(b"a"), &encode_frame(kind::HELLO, body)]);
-        let out = cat(&[&shello(), &data(b"A"), &err(ErrorCode::Malformed, "second HELLO")]);
+        let out = cat(&[
+            &shello(),
+            &data(b"A"),
+            &err(ErrorCode::Malformed, "second HELLO"),
+        ]);
         expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
     }
 }
@@ -228,7 +241,11 @@ fn before_hello_rule_comes_before_too_large() {
 fn kind_above_five_is_unknown() {
     for k in [6u8, 7, 0x80, 0xff] {
         let input = cat(&[&hello(), &data(b"a"), &encode_frame(k, b"")]);
-        let out = cat(&[&shello(), &data(b"A"), &err(ErrorCode::UnknownKind, "unknown frame kind")]);
+        let out = cat(&[
+            &shello(),
+            &data(b"A"),
+            &err(ErrorCode::UnknownKind, "unknown frame kind"),
+        ]);
         expect_served(cfg(), &input, &out, refused(ErrorCode::UnknownKind));
     }
 }
@@ -236,13 +253,23 @@ fn kind_above_five_is_unknown() {
 #[test]
 fn unknown_kind_comes_before_too_large() {
     let input = cat(&[&hello(), &encode_header(6, MAX + 1)]);
-    let out = cat(&[&shello(), &err(ErrorCode::UnknownKind, "unknown frame kind")]);
+    let out = cat(&[
+        &shello(),
+        &err(ErrorCode::UnknownKind, "unknown frame kind"),
+    ]);
     expect_served(cfg(), &input, &out, refused(ErrorCode::UnknownKind));
 }
 
 #[test]
 fn too_large_is_refused_from_the_header_for_every_kind() {
-    for k in [kind::HELLO, kind::DATA, kind::PING, kind::PONG, kind::CLOSE, kind::ERROR] {
+    for k in [
+        kind::HELLO,
+        kind::DATA,
+        kind::PING,
+        kind::PONG,
+        kind::CLOSE,
+        kind::ERROR,
+    ] {
         for len in [MAX + 1, u32::MAX] {
             // No payload follows: no part of the frame is answered.
             let input = cat(&[&hello(), &encode_header(k, len)]);
@@ -255,7 +282,12 @@ fn too_large_is_refused_from_the_header_for_every_kind() {
 #[test]
 fn too_large_hello_as_first_frame_is_too_large() {
     let input = encode_header(kind::HELLO, MAX + 1);
-    expect_served(cfg(), &input, &too_large(), refused(ErrorCode::FrameTooLarge));
+    expect_served(
+        cfg(),
+        &input,
+        &too_large(),
+        refused(ErrorCode::FrameTooLarge),
+    );
 }
 
 #[test]
@@ -271,7 +303,10 @@ fn too_large_limit_is_advertised_in_the_reason() {
     let input = cat(&[&hello(), &encode_header(kind::DATA, u32::MAX)]);
     let out = cat(&[
         &server_hello(&config),
-        &err(ErrorCode::FrameTooLarge, "frame too large (limit 4294967294 bytes)"),
+        &err(
+            ErrorCode::FrameTooLarge,
+            "frame too large (limit 4294967294 bytes)",
+        ),
     ]);
     expect_served(config, &input, &out, refused(ErrorCode::FrameTooLarge));
 }
@@ -279,7 +314,11 @@ fn too_large_limit_is_advertised_in_the_reason() {
 #[test]
 fn payload_of_exactly_max_payload_is_answered() {
     let payload = vec![b'q'; MAX as usize];
-    let input = cat(&[&hello(), &data(&payload), &encode_frame(kind::PING, &payload)]);
+    let input = cat(&[
+        &hello(),
+        &data(&payload),
+        &encode_frame(kind::PING, &payload),
+    ]);
     let out = cat(&[
         &shello(),
         &data(&vec![b'Q'; MAX as usize]),
@@ -291,7 +330,13 @@ fn payload_of_exactly_max_payload_is_answered() {
 
 #[test]
 fn earlier_requests_are_answered_before_an_error() {
-    let input = cat(&[&hello(), &data(b"a"), &data(b"b"), &encode_header(kind::DATA, MAX + 1), &data(b"c")]);
+    let input = cat(&[
+        &hello(),
+        &data(b"a"),
+        &data(b"b"),
+        &encode_header(kind::DATA, MAX + 1),
+        &data(b"c"),
+    ]);
     let out = cat(&[&shello(), &data(b"A"), &data(b"B"), &too_large()]);
     expect_served(cfg(), &input, &out, refused(ErrorCode::FrameTooLarge));
 }
@@ -331,7 +376,12 @@ fn close_with_a_payload_acts_at_its_header_and_the_payload_is_ignored() {
 
 #[test]
 fn bytes_after_close_are_ignored() {
-    let tails: [&[u8]; 4] = [b"\x01\x00\x00\x00\x01a", b"\xff\xff", b"garbage", &[6, 0, 0, 0, 0]];
+    let tails: [&[u8]; 4] = [
+        b"\x01\x00\x00\x00\x01a",
+        b"\xff\xff",
+        b"garbage",
+        &[6, 0, 0, 0, 0],
+    ];
     for tail in tails {
         let input = cat(&[&hello(), &close(), tail]);
         let out = cat(&[&shello(), &close()]);
@@ -343,7 +393,12 @@ fn bytes_after_close_are_ignored() {
 fn client_error_closes_without_sending_anything_more() {
     let bodies: [&[u8]; 3] = [b"", b"\x00\x01", b"\x00\x05something broke"];
     for body in bodies {
-        let input = cat(&[&hello(), &data(b"a"), &encode_frame(kind::ERROR, body), &data(b"b")]);
+        let input = cat(&[
+            &hello(),
+            &data(b"a"),
+            &encode_frame(kind::ERROR, body),
+            &data(b"b"),
+        ]);
         let out = cat(&[&shello(), &data(b"A")]);
         expect_served(cfg(), &input, &out, CloseReason::PeerError);
     }
@@ -362,7 +417,12 @@ fn cut_off() -> Vec<u8> {
 #[test]
 fn end_of_input_at_a_frame_boundary_sends_close() {
     let input = cat(&[&hello(), &data(b"a")]);
-    expect_served(cfg(), &input, &cat(&[&shello(), &data(b"A"), &close()]), CloseReason::EndOfInput);
+    expect_served(
+        cfg(),
+        &input,
+        &cat(&[&shello(), &data(b"A"), &close()]),
+        CloseReason::EndOfInput,
+    );
 }
 
 #[test]
@@ -390,7 +450,12 @@ fn cut_inside_a_later_header_is_malformed() {
     let request = data(b"abc");
     for n in 1..5 {
         let input = cat(&[&hello(), &request[..n]]);
-        expect_served(cfg(), &input, &cat(&[&shello(), &cut_off()]), CloseReason::Truncated);
+        expect_served(
+            cfg(),
+            &input,
+            &cat(&[&shello(), &cut_off()]),
+            CloseReason::Truncated,
+        );
     }
 }
 
@@ -401,7 +466,11 @@ fn cut_inside_a_data_payload_just_closes_after_the_partial_response() {
         let input = cat(&[&hello(), &request[..n]]);
         // The response header went out with the request header, then the
         // payload bytes that arrived; then no ERROR and no CLOSE.
-        let out = cat(&[&shello(), &encode_header(kind::DATA, 6), &b"ABCDEF"[..n - 5]]);
+        let out = cat(&[
+            &shello(),
+            &encode_header(kind::DATA, 6),
+            &b"ABCDEF"[..n - 5],
+        ]);
         expect_served(cfg(), &input, &out, CloseReason::Truncated);
     }
 }
@@ -421,7 +490,12 @@ fn cut_inside_a_client_pong_payload_is_malformed() {
     let request = encode_frame(kind::PONG, b"abcd");
     for n in 5..request.len() {
         let input = cat(&[&hello(), &request[..n]]);
-        expect_served(cfg(), &input, &cat(&[&shello(), &cut_off()]), CloseReason::Truncated);
+        expect_served(
+            cfg(),
+            &input,
+            &cat(&[&shello(), &cut_off()]),
+            CloseReason::Truncated,
+        );
     }
 }
 
@@ -431,7 +505,12 @@ fn cut_inside_a_client_pong_payload_is_malformed() {
 fn auto_with_a_nul_first_byte_speaks_frames() {
     let config = Config::default().with_max_payload(MAX);
     let input = cat(&[&hello(), &data(b"a")]);
-    expect_served(config, &input, &cat(&[&shello(), &data(b"A"), &close()]), CloseReason::EndOfInput);
+    expect_served(
+        config,
+        &input,
+        &cat(&[&shello(), &data(b"A"), &close()]),
+        CloseReason::EndOfInput,
+    );
     let mut server = Server::new(config, Instant::ZERO).unwrap();
     let mut out = [0u8; 8];
     server.handle_input(Instant::ZERO, &[0], &mut out);
