@@ -1,4 +1,437 @@
-//! `shout send` (work in progress).
-pub fn run(_args: &crate::cli::SendArgs) -> i32 {
-    1
+//! `shout send`: a small blocking client for the three framings.
+//!
+//! Requests are written by a second thread while the main thread reads
+//! and prints the answers, so a message of any size flows through the
+//! server's backpressure instead of deadlocking on full socket buffers.
+//! Frame replies are decoded and checked by [`shout_core::Client`].
+
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use shout_core::wire::{ErrorCode, Kind};
+use shout_core::{Client, Framing, Reply};
+
+use crate::cli::{ClientFraming, SendArgs};
+
+/// Why `shout send` failed, and so its exit status.
+#[derive(Debug)]
+pub enum SendError {
+    /// Refused before connecting (status 2).
+    Usage(String),
+    /// The connection, the server or the local side failed (status 1).
+    Failed(String),
+}
+
+impl SendError {
+    fn exit_status(&self) -> i32 {
+        match self {
+            SendError::Usage(_) => 2,
+            SendError::Failed(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Usage(m) | SendError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, SendError>;
+
+fn failed(msg: impl Into<String>) -> SendError {
+    SendError::Failed(msg.into())
+}
+
+/// Runs `shout send`; returns the exit status.
+pub fn run(args: &SendArgs) -> i32 {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let messages = (!args.messages.is_empty()).then_some(&args.messages[..]);
+    let result = send(args.framing, args.addr, messages, &mut out);
+    let _ = out.flush();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shout: error: {e}");
+            e.exit_status()
+        }
+    }
+}
+
+/// Sends `messages` (or standard input when `None`) to `addr` and writes
+/// the answers to `out`.
+pub fn send(
+    framing: ClientFraming,
+    addr: SocketAddr,
+    messages: Option<&[String]>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match framing {
+        ClientFraming::Frame => frame(addr, messages, out),
+        ClientFraming::Line => line(addr, messages, out),
+        ClientFraming::Raw => raw(addr, messages, out),
+    }
+}
+
+fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let s =
+        TcpStream::connect(addr).map_err(|e| failed(format!("cannot connect to {addr}: {e}")))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes)
+        .map_err(|e| failed(format!("cannot write to standard output: {e}")))
+}
+
+fn read_err(e: io::Error) -> SendError {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => failed("the server reset the connection"),
+        _ => failed(format!("reading from the server: {e}")),
+    }
+}
+
+/// Runs `write` on a thread with its own handle to the socket.
+fn spawn_writer<F>(stream: &TcpStream, write: F) -> Result<thread::JoinHandle<Result<()>>>
+where
+    F: FnOnce(BufWriter<TcpStream>) -> Result<()> + Send + 'static,
+{
+    let w = stream
+        .try_clone()
+        .map_err(|e| failed(format!("cannot share the socket: {e}")))?;
+    Ok(thread::spawn(move || {
+        write(BufWriter::with_capacity(64 * 1024, w))
+    }))
+}
+
+/// Joins the writer. A reader error is reported at once (the writer may
+/// be blocked on standard input and does not matter any more). When the
+/// server ended the exchange while the writer still had input to send,
+/// that is an error too.
+fn finish(writer: thread::JoinHandle<Result<()>>, read: Result<()>) -> Result<()> {
+    read?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while !writer.is_finished() {
+        if std::time::Instant::now() >= deadline {
+            return Err(failed(
+                "the server ended the connection before everything was sent",
+            ));
+        }
+        thread::sleep(std::time::Duration::from_millis(2));
+    }
+    writer
+        .join()
+        .unwrap_or_else(|_| Err(failed("the sending thread failed")))
+}
+
+fn sent(e: io::Error) -> SendError {
+    failed(format!("sending to the server: {e}"))
+}
+
+/// Lines of standard input, one at a time, without their LF or CRLF.
+fn for_each_stdin_line(mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| failed(format!("reading standard input: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        each(&line)?;
+    }
+}
+
+// ---- frame -------------------------------------------------------------
+
+fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+    let stream = connect(addr)?;
+    let client = Arc::new(Mutex::new(Client::new(Framing::Frame)));
+    let owned: Option<Vec<String>> = messages.map(<[String]>::to_vec);
+    let writer_client = client.clone();
+    let writer = spawn_writer(&stream, move |mut w| {
+        let request = |w: &mut BufWriter<TcpStream>, payload: &[u8]| -> Result<()> {
+            let header = writer_client
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .request_header(Kind::Data, payload.len())
+                .map_err(|e| failed(e.to_string()))?;
+            w.write_all(&header).map_err(sent)?;
+            w.write_all(payload).map_err(sent)
+        };
+        w.write_all(&Client::hello_frame()).map_err(sent)?;
+        match owned {
+            Some(list) => {
+                for m in &list {
+                    request(&mut w, m.as_bytes())?;
+                }
+            }
+            None => for_each_stdin_line(|line| {
+                request(&mut w, line)?;
+                w.flush().map_err(sent)
+            })?,
+        }
+        let close = writer_client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .close_frame();
+        w.write_all(&close).map_err(sent)?;
+        w.flush().map_err(sent)
+    })?;
+    let read = read_frames(&stream, &client, out);
+    if read.is_err() {
+        // Unblock a writer stuck on a server that stopped reading.
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    finish(writer, read)
+}
+
+fn read_frames(mut stream: &TcpStream, client: &Mutex<Client>, out: &mut dyn Write) -> Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut c = client.lock().unwrap_or_else(PoisonError::into_inner);
+        if n == 0 {
+            return c.handle_end_of_input().map_err(|e| failed(e.to_string()));
+        }
+        let mut at = 0;
+        while at < n {
+            let (used, reply) = c
+                .handle_input(&buf[at..n])
+                .map_err(|e| failed(e.to_string()))?;
+            at += used;
+            match reply {
+                Some(Reply::Data { chunk, last }) => {
+                    write_out(out, chunk)?;
+                    if last {
+                        write_out(out, b"\n")?;
+                        out.flush().map_err(|e| failed(e.to_string()))?;
+                    }
+                }
+                Some(Reply::Close) => return Ok(()),
+                Some(Reply::Error { code, reason }) => {
+                    let name = ErrorCode::from_u16(code).map_or("unknown code", |c| c.name());
+                    return Err(failed(format!(
+                        "the server sent ERROR {code} ({name}): {reason}"
+                    )));
+                }
+                Some(Reply::Pong { .. }) | Some(Reply::Bytes(_)) => {
+                    return Err(failed("malformed reply from server: unexpected frame"))
+                }
+                Some(Reply::Hello(_)) | None => {}
+            }
+            if used == 0 {
+                break;
+            }
+        }
+    }
+}
+
+// ---- line --------------------------------------------------------------
+
+fn line(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+    if let Some(list) = messages {
+        if let Some(i) = list.iter().position(|m| m.contains('\n')) {
+            return Err(SendError::Usage(format!(
+                "message {} contains a newline, which line framing cannot send",
+                i + 1
+            )));
+        }
+    }
+    let stream = connect(addr)?;
+    let owned: Option<Vec<String>> = messages.map(<[String]>::to_vec);
+    let writer = spawn_writer(&stream, move |mut w| {
+        match owned {
+            Some(list) => {
+                for m in &list {
+                    w.write_all(m.as_bytes()).map_err(sent)?;
+                    w.write_all(b"\n").map_err(sent)?;
+                }
+            }
+            None => {
+                // Lines as they are; flushed per line so answers stream.
+                let stdin = io::stdin();
+                let mut input = stdin.lock();
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let n = input
+                        .read_until(b'\n', &mut line)
+                        .map_err(|e| failed(format!("reading standard input: {e}")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    w.write_all(&line).map_err(sent)?;
+                    w.flush().map_err(sent)?;
+                }
+            }
+        }
+        w.flush().map_err(sent)?;
+        w.get_ref().shutdown(Shutdown::Write).map_err(sent)
+    })?;
+    let read = read_lines(&stream, out);
+    if read.is_err() {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    finish(writer, read)
+}
+
+/// Copies response lines to `out` as they come; a line the server starts
+/// with `error:` (no response can) is its error message.
+fn read_lines(mut stream: &TcpStream, out: &mut dyn Write) -> Result<()> {
+    const ERROR: &[u8] = b"error:";
+    let mut buf = vec![0u8; 64 * 1024];
+    // The start of the current line while it may still be an error line.
+    let mut held: Vec<u8> = Vec::new();
+    let mut at_line_start = true;
+    let mut holding = false;
+    let mut last = b'\n';
+    let mut printed = false;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            if at_line_start {
+                at_line_start = false;
+                holding = true;
+                held.clear();
+            }
+            let end = memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+            let (piece, tail) = rest.split_at(end);
+            rest = tail;
+            let complete = piece.last() == Some(&b'\n');
+            if holding {
+                held.extend_from_slice(piece);
+                let k = held.len().min(ERROR.len());
+                if held[..k] != ERROR[..k] {
+                    holding = false;
+                    write_out(out, &held)?;
+                    printed = true;
+                    last = *held.last().unwrap_or(&last);
+                } else if held.len() >= ERROR.len() && complete {
+                    let text = String::from_utf8_lossy(&held);
+                    return Err(failed(format!("the server said: {}", text.trim_end())));
+                }
+            } else {
+                write_out(out, piece)?;
+                printed = true;
+                last = *piece.last().unwrap_or(&last);
+            }
+            if complete {
+                at_line_start = true;
+            }
+        }
+        out.flush().map_err(|e| failed(e.to_string()))?;
+    }
+    if holding && !held.is_empty() {
+        if held.starts_with(ERROR) {
+            let text = String::from_utf8_lossy(&held);
+            return Err(failed(format!("the server said: {}", text.trim_end())));
+        }
+        write_out(out, &held)?;
+        printed = true;
+        last = *held.last().unwrap_or(&last);
+    }
+    if printed && last != b'\n' {
+        write_out(out, b"\n")?;
+    }
+    Ok(())
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+// ---- raw ---------------------------------------------------------------
+
+fn raw(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+    match messages {
+        Some(list) => {
+            for m in list {
+                let payload = m.clone().into_bytes();
+                raw_exchange(addr, out, move |mut w| {
+                    w.write_all(&payload).map_err(sent)?;
+                    w.flush().map_err(sent)
+                })?;
+                write_out(out, b"\n")?;
+            }
+            Ok(())
+        }
+        None => raw_exchange(addr, out, |mut w| {
+            let stdin = io::stdin();
+            let mut input = stdin.lock();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(failed(format!("reading standard input: {e}"))),
+                };
+                w.write_all(&buf[..n]).map_err(sent)?;
+                w.flush().map_err(sent)?;
+            }
+            w.flush().map_err(sent)
+        }),
+    }
+}
+
+/// One raw connection: `write` sends, then the sending side is shut;
+/// everything the server answers is copied to `out` until it closes.
+fn raw_exchange<F>(addr: SocketAddr, out: &mut dyn Write, write: F) -> Result<()>
+where
+    F: FnOnce(BufWriter<TcpStream>) -> Result<()> + Send + 'static,
+{
+    let stream = connect(addr)?;
+    let writer = spawn_writer(&stream, move |w| {
+        let s = w.get_ref().try_clone().map_err(|e| failed(e.to_string()))?;
+        write(w)?;
+        s.shutdown(Shutdown::Write).map_err(sent)
+    })?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let read = loop {
+        match (&stream).read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                if let Err(e) = write_out(out, &buf[..n]).and_then(|()| {
+                    out.flush()
+                        .map_err(|e| failed(format!("cannot write to standard output: {e}")))
+                }) {
+                    break Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(read_err(e)),
+        }
+    };
+    if read.is_err() {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    finish(writer, read)
 }
