@@ -259,20 +259,27 @@ impl<'a> Engine<'a> {
             &self.rx[self.rx_start..self.rx_end]
         };
         let out = &mut self.tx[self.tx_end..];
-        if self.mode == LinkMode::Stream || closed || input.len() < 2 {
+        if self.mode == LinkMode::Stream || closed || input.is_empty() {
             let p = self.server.handle_input(now, input, out);
             return (p.consumed, p.produced);
         }
-        let before = self.server.clone();
+        let before = (input.len() > 1).then(|| self.server.clone());
         let p = self.server.handle_input(now, input, out);
-        if !self.server.is_closed() || p.consumed < 2 {
+        if !self.server.is_closed() {
             return (p.consumed, p.produced);
         }
-        // The session closed somewhere in input[..consumed]: find the
-        // shortest prefix that closes it (closing is monotone in the
-        // prefix length, and the core's output does not depend on how the
-        // input is split), then replay exactly that prefix.
-        let (mut open, mut closes) = (0, p.consumed);
+        let Some(before) = before else {
+            // One byte, and it closed the session: it is the session's.
+            return (1, p.produced);
+        };
+        // The session closed somewhere in `input`. Find the shortest
+        // prefix that closes it (closing is monotone in the prefix length,
+        // and the core's output does not depend on how input is split) and
+        // replay exactly that prefix. The whole prefix belongs to the old
+        // session, even a last byte it did not take (the byte that made a
+        // line too long while the window was full): a closed session
+        // discards whatever it is offered.
+        let (mut open, mut closes) = (0, input.len());
         while closes - open > 1 {
             let mid = open + (closes - open) / 2;
             let mut trial = before.clone();
@@ -285,6 +292,11 @@ impl<'a> Engine<'a> {
         }
         self.server = before;
         let p = self.server.handle_input(now, &input[..closes], out);
-        (p.consumed, p.produced)
+        if self.server.is_closed() {
+            (closes, p.produced)
+        } else {
+            // Cannot happen (the whole input closed it); keep the core's word.
+            (p.consumed, p.produced)
+        }
     }
 }
