@@ -1,0 +1,258 @@
+//! Shared helpers: start the real `shout` binary on 127.0.0.1 port 0,
+//! talk to it with bounded timeouts, stop it with signals.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_shout");
+/// The longest any single wait in these tests may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A `shout serve` child process.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub udp: Option<SocketAddr>,
+    /// Everything it wrote to stderr, including the `listening` lines.
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    /// Starts `shout serve --listen 127.0.0.1:0 ARGS...` and waits for its
+    /// `listening on` line(s).
+    pub fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shout serve");
+        let stderr = child.stderr.take().unwrap();
+        let text = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = text.clone();
+        thread::spawn(move || {
+            let mut r = BufReader::new(stderr);
+            let mut line = String::new();
+            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                sink.lock().unwrap().push_str(&line);
+                let _ = tx.send(line.clone());
+                line.clear();
+            }
+        });
+        let want_udp = args.contains(&"--udp");
+        let mut tcp = None;
+        let mut udp = None;
+        let deadline = Instant::now() + WAIT;
+        while tcp.is_none() || (want_udp && udp.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no listening line; stderr: {}", text.lock().unwrap()));
+            let parse = |l: &str, suffix: &str| -> Option<SocketAddr> {
+                l.trim_end()
+                    .strip_prefix("listening on ")?
+                    .strip_suffix(suffix)?
+                    .parse()
+                    .ok()
+            };
+            if let Some(a) = parse(&line, " (tcp)") {
+                tcp = Some(a);
+            } else if let Some(a) = parse(&line, " (udp)") {
+                udp = Some(a);
+            }
+        }
+        Serve {
+            child,
+            addr: tcp.unwrap(),
+            udp,
+            stderr: text,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "server did not exit in {limit:?}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        connect(self.addr)
+    }
+
+    /// Resident memory of the server, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_write_timeout(Some(WAIT)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Reads until the server closes (bounded by the read timeout).
+pub fn read_all(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read to end");
+    out
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut out = vec![0; n];
+    s.read_exact(&mut out).expect("read_exact");
+    out
+}
+
+/// Sends `input`, shuts down the sending side and reads everything.
+pub fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
+    let mut s = connect(addr);
+    s.write_all(input).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    read_all(&mut s)
+}
+
+/// True when the server closes the connection within `limit` with no
+/// byte sent (an orderly end or a reset both count as closed).
+pub fn closes_silently(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+pub fn upper(b: &[u8]) -> Vec<u8> {
+    b.to_ascii_uppercase()
+}
+
+// ---- frames ------------------------------------------------------------
+
+pub const HELLO: &[u8] = b"\0\0\0\0\x06SHOUT\x01";
+
+pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+pub fn server_hello(max_payload: u32) -> Vec<u8> {
+    let mut f = b"\0\0\0\0\x0bSHOUT\x01".to_vec();
+    f.extend_from_slice(&max_payload.to_be_bytes());
+    f.push(0);
+    f
+}
+
+/// Frames parsed from a reply: (kind, payload).
+pub fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while b.len() >= 5 {
+        let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+        let end = (5 + len).min(b.len());
+        out.push((b[0], b[5..end].to_vec()));
+        b = &b[end..];
+    }
+    assert!(b.is_empty(), "trailing partial header {b:?}");
+    out
+}
+
+/// The ERROR code of a frame, asserting it is one.
+pub fn error_code(f: &(u8, Vec<u8>)) -> u16 {
+    assert_eq!(f.0, 5, "not an ERROR frame: {f:?}");
+    u16::from_be_bytes([f.1[0], f.1[1]])
+}
+
+/// Runs `shout ARGS` with `stdin`, bounded; gives (status, stdout, stderr).
+pub fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let outr = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let errr = thread::spawn(move || {
+        let mut v = String::new();
+        let _ = err.read_to_string(&mut v);
+        v
+    });
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("shout {args:?} did not finish");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    feeder.join().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        outr.join().unwrap(),
+        errr.join().unwrap(),
+    )
+}
