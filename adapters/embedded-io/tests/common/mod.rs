@@ -2,6 +2,8 @@
 //! a reference model of what a link must carry, and SHOUT/1 input makers.
 #![allow(dead_code)]
 
+pub mod client;
+
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 use shout_core::{Config, Instant, Server};
 use shout_embedded_io::LinkMode;
