@@ -131,10 +131,10 @@ fn client_error_closes_without_output() {
     let mut err = vec![5, 0, 0, 0, 3, 0, 1, b'x'];
     err.extend_from_slice(&frame(1, b"never answered"));
     let got = exchange(server.addr, &hello_then(&[&frame(1, b"q"), &err]));
-    assert_eq!(parse_frames(&got), vec![
-        (0, server_hello(MAX)[5..].to_vec()),
-        (1, b"Q".to_vec())
-    ]);
+    assert_eq!(
+        parse_frames(&got),
+        vec![(0, server_hello(MAX)[5..].to_vec()), (1, b"Q".to_vec())]
+    );
 }
 
 /// A large DATA frame streams through (cut-through) and a 1 MiB payload

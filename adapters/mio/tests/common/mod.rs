@@ -99,7 +99,10 @@ impl Serve {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "server did not exit in {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit in {limit:?}"
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }

@@ -1,0 +1,174 @@
+//! The command line: flags, exit statuses, the `listening on` lines, UDP,
+//! and `shout send`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn bad_flags_exit_2_with_a_message() {
+    for args in [
+        &["serve", "--threads", "0"][..],
+        &["serve", "--max-connections", "0"],
+        &["serve", "--max-line", "0"],
+        &["serve", "--max-payload", "5"],
+        &["serve", "--max-payload", "lots"],
+        &["serve", "--idle-timeout", "-1"],
+        &["serve", "--drain-timeout", "soon"],
+        &["serve", "--listen", "not-an-address"],
+        &["serve", "--framing", "xml"],
+        &["serve", "--transform", "rot13"],
+        &["serve", "--no-such-flag"],
+        &["serve", "--listen"],
+        &["send"],
+        &["send", "--framing", "auto", "127.0.0.1:1"],
+        &["frobnicate"],
+    ] {
+        let (code, _, err) = run_shout(args, b"");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: no clear message: {err}");
+    }
+}
+
+#[test]
+fn listening_line_stands_alone() {
+    let mut server = Serve::start(&[]);
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(WAIT).code(), Some(0));
+    let err = server.stderr.lock().unwrap().clone();
+    assert_eq!(err, format!("listening on {} (tcp)\n", server.addr));
+}
+
+#[test]
+fn explicit_port_in_use_is_an_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run_shout(&["serve", "--listen", &addr], b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("address already in use"), "{err}");
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap().to_string();
+    let (code, _, err) = run_shout(&["serve", "--udp", "--listen", &addr], b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("address already in use"), "{err}");
+}
+
+#[test]
+fn udp_on_the_same_port() {
+    let server = Serve::start(&["--udp"]);
+    let udp_addr = server.udp.expect("udp line");
+    assert_eq!(udp_addr, server.addr);
+    let err = server.stderr.lock().unwrap().clone();
+    assert_eq!(
+        err,
+        format!(
+            "listening on {0} (tcp)\nlistening on {0} (udp)\n",
+            server.addr
+        )
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 70_000];
+    for payload in [&b"hello udp"[..], b"", &vec![b'q'; 65_507]] {
+        sock.send_to(payload, udp_addr).unwrap();
+        let (n, from) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(from, udp_addr);
+        assert!(buf[..n] == upper(payload), "datagram of {}", payload.len());
+    }
+    // TCP still answers on the same port.
+    assert_eq!(exchange(server.addr, b"tcp too"), b"TCP TOO");
+}
+
+#[test]
+fn send_frame_line_raw_from_arguments() {
+    let server = Serve::start(&[]);
+    let line_server = Serve::start(&["--framing", "line"]);
+    let a = server.addr.to_string();
+    let (code, out, err) = run_shout(&["send", &a, "hello", "", "World 2"], b"");
+    assert_eq!((code, out), (0, b"HELLO\n\nWORLD 2\n".to_vec()), "{err}");
+    let (code, out, _) = run_shout(&["send", "--framing", "raw", &a, "one", "two"], b"");
+    assert_eq!((code, out), (0, b"ONE\nTWO\n".to_vec()));
+    let l = line_server.addr.to_string();
+    let (code, out, _) = run_shout(&["send", "--framing", "line", &l, "a b", "c"], b"");
+    assert_eq!((code, out), (0, b"A B\nC\n".to_vec()));
+}
+
+#[test]
+fn send_streams_standard_input() {
+    let server = Serve::start(&[]);
+    let line_server = Serve::start(&["--framing", "line"]);
+    let a = server.addr.to_string();
+    let l = line_server.addr.to_string();
+    let (code, out, err) = run_shout(&["send", &a], b"first\r\nsecond\n\nlast");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&out).into_owned()),
+        (0, "FIRST\nSECOND\n\nLAST\n".into()),
+        "{err}"
+    );
+    let (code, out, _) = run_shout(&["send", "--framing", "line", &l], b"x\r\ny\nno end");
+    assert_eq!((code, out), (0, b"X\r\nY\nNO END\n".to_vec()));
+    let big: Vec<u8> = (0..3 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let (code, out, _) = run_shout(&["send", "--framing", "raw", &a], &big);
+    assert_eq!(code, 0);
+    assert!(out == upper(&big), "raw stdin streamed as is");
+}
+
+#[test]
+fn send_reports_server_errors_and_refusals() {
+    let server = Serve::start(&["--max-payload", "10"]);
+    let a = server.addr.to_string();
+    let (code, out, err) = run_shout(&["send", &a, "ok", "this one is too long"], b"");
+    assert_ne!(code, 0);
+    assert_eq!(out, b"OK\n");
+    assert!(
+        err.contains("ERROR 4") && err.contains("FRAME_TOO_LARGE"),
+        "{err}"
+    );
+
+    let line_server = Serve::start(&["--framing", "line", "--max-line", "4"]);
+    let l = line_server.addr.to_string();
+    let (code, _, err) = run_shout(&["send", "--framing", "line", &l, "toolong"], b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("line too long"), "{err}");
+
+    // Nobody listens on a port we just released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, err) = run_shout(&["send", &port.to_string(), "x"], b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot connect"), "{err}");
+
+    let (code, _, err) = run_shout(&["send", "--framing", "line", &l, "a\nb"], b"");
+    assert_eq!(code, 2, "{err}");
+}
+
+/// A server that answers nonsense: the client says so and fails.
+#[test]
+fn send_reports_malformed_replies() {
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap().to_string();
+    let t = thread::spawn(move || {
+        for reply in [
+            &b"HTTP/1.1 400 Bad Request\r\n\r\n"[..],
+            b"\0\0\0\0\x0bSHOUT\x01\0\0\0\x10\0\x09\0\0\0\0",
+        ] {
+            let (mut s, _) = fake.accept().unwrap();
+            let mut b = [0u8; 64];
+            let _ = s.read(&mut b);
+            s.write_all(reply).unwrap();
+        }
+    });
+    for _ in 0..2 {
+        let (code, _, err) = run_shout(&["send", &addr, "x"], b"");
+        assert_ne!(code, 0);
+        assert!(err.contains("malformed") || err.contains("closed"), "{err}");
+    }
+    t.join().unwrap();
+}
