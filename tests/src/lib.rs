@@ -118,6 +118,18 @@ impl<'a> Feeder<'a> {
         p
     }
 
+    /// One call with no input (a flush, or "nothing more is waiting").
+    fn offer_empty(&mut self, server: &mut Server, now: Instant) -> shout_core::Progress {
+        let read = self.read;
+        let consumed = self.consumed;
+        // Offer nothing by pretending the buffer is empty for this call.
+        self.read = self.consumed;
+        let p = self.offer(server, now);
+        self.read = read;
+        debug_assert_eq!(self.consumed, consumed);
+        p
+    }
+
     /// Counts calls that moved nothing; panics when that goes on for longer
     /// than the size lists can explain.
     fn note(&mut self, progressed: bool, server: &Server) {
@@ -183,13 +195,64 @@ pub fn drive_until_idle(
     splits: &[usize],
     windows: &[usize],
 ) -> Vec<u8> {
+    let mut f = Feeder::new(input, splits, windows);
+    if answer_all(server, &mut f) && !server.is_closed() {
+        let deadline = server
+            .poll_timeout()
+            .expect("drive_until_idle: the session is open but has no idle deadline");
+        server.handle_timeout(deadline);
+        assert!(
+            server.is_closed(),
+            "the idle timeout did not close the session"
+        );
+    }
+    take_the_rest(server, &mut f);
+    f.output
+}
+
+/// Like [`drive_until_idle`], but once all of `input` is answered the
+/// server is shut down: it is told that nothing more is waiting, and if it
+/// is still open then (a request in progress), the drain deadline passes.
+pub fn drive_then_shutdown(
+    server: &mut Server,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+) -> Vec<u8> {
     let now = Instant::ZERO;
     let mut f = Feeder::new(input, splits, windows);
-    // Phase 1: answer everything, until a call with a real window finds
-    // nothing more to do.
+    if answer_all(server, &mut f) && !server.is_closed() {
+        server.shutdown(now);
+        // "Nothing more is waiting": empty input, whatever the windows.
+        loop {
+            let p = f.offer_empty(server, now);
+            if server.is_closed()
+                || (p.produced == 0 && !f.window.is_empty() && !server.has_pending_output())
+            {
+                break;
+            }
+            f.note(p.produced > 0, server);
+        }
+        if !server.is_closed() {
+            let deadline = now + server.config().drain_timeout;
+            server.handle_timeout(deadline);
+            assert!(
+                server.is_closed(),
+                "the drain deadline did not close the session"
+            );
+        }
+    }
+    take_the_rest(server, &mut f);
+    f.output
+}
+
+/// Offers all of the input without ending it, until a call with a real
+/// window finds nothing more to do; false if the session finished first.
+fn answer_all(server: &mut Server, f: &mut Feeder<'_>) -> bool {
+    let now = Instant::ZERO;
     loop {
         if server.is_finished() {
-            return f.output;
+            return false;
         }
         let mut progressed = f.read_chunk();
         let p = f.offer(server, now);
@@ -200,27 +263,18 @@ pub fn drive_until_idle(
             && !f.window.is_empty()
             && !server.has_pending_output();
         if quiet {
-            break;
+            return true;
         }
         f.note(progressed, server);
     }
-    // Phase 2: time passes.
-    if !server.is_closed() {
-        let deadline = server
-            .poll_timeout()
-            .expect("drive_until_idle: the session is open but has no idle deadline");
-        server.handle_timeout(deadline);
-        assert!(
-            server.is_closed(),
-            "the idle timeout did not close the session"
-        );
-    }
-    // Phase 3: take the last bytes.
+}
+
+/// Takes the output of a closed session until it is finished.
+fn take_the_rest(server: &mut Server, f: &mut Feeder<'_>) {
     while !server.is_finished() {
-        let p = f.offer(server, now);
+        let p = f.offer_empty(server, Instant::ZERO);
         f.note(p.produced > 0, server);
     }
-    f.output
 }
 
 /// Every event the session has queued, oldest first.
@@ -282,6 +336,21 @@ pub fn observe_until_idle(
 ) -> Observed {
     let mut server = new_server(config);
     let output = drive_until_idle(&mut server, input, splits, windows);
+    Observed {
+        output,
+        events: events(&mut server),
+    }
+}
+
+/// Runs a fresh session over `input` with [`drive_then_shutdown`].
+pub fn observe_then_shutdown(
+    config: shout_core::Config,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+) -> Observed {
+    let mut server = new_server(config);
+    let output = drive_then_shutdown(&mut server, input, splits, windows);
     Observed {
         output,
         events: events(&mut server),
