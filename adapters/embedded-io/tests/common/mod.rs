@@ -284,3 +284,42 @@ pub fn server_hello(max_payload: u32) -> Vec<u8> {
     p.push(0);
     frame(0, &p)
 }
+
+/// What a continuous link (a UART) must carry for `input` arriving as one
+/// burst that is then followed by silence longer than the idle timeout:
+/// [`reference`] without end of input, then the last session's idle
+/// timeout (a frame session sends ERROR 5, a raw one just ends).
+pub fn reference_burst_then_quiet(config: Config, input: &[u8]) -> Vec<u8> {
+    let now = Instant::ZERO;
+    let mut out = Vec::new();
+    let mut window = [0u8; 256];
+    let mut server = Server::new(config, now).expect("valid config");
+    let mut i = 0;
+    let mut budget = 10 * input.len() + 1000;
+    while i < input.len() || (server.is_closed() && !server.is_finished()) {
+        budget -= 1;
+        assert!(budget > 0, "reference model stuck");
+        if server.is_finished() {
+            server = Server::new(config, now).unwrap();
+        }
+        let piece: &[u8] = if server.is_closed() {
+            &[]
+        } else {
+            &input[i..i + 1]
+        };
+        let p = server.handle_input(now, piece, &mut window);
+        out.extend_from_slice(&window[..p.produced]);
+        i += p.consumed;
+    }
+    if !server.is_finished() && server.framing().is_some() {
+        let idle = config.idle_timeout.expect("an idle timeout");
+        server.handle_timeout(now + idle);
+        while !server.is_finished() {
+            budget -= 1;
+            assert!(budget > 0, "reference model stuck at the timeout");
+            let p = server.handle_input(now + idle, &[], &mut window);
+            out.extend_from_slice(&window[..p.produced]);
+        }
+    }
+    out
+}

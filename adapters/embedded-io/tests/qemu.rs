@@ -1,0 +1,272 @@
+//! End to end: the firmware (adapters/embedded-io/firmware) in QEMU's
+//! lm3s6965evb, its UART0 on a TCP port, driven from here with a
+//! `shout_core::Client`-based client. Every response is checked byte for
+//! byte.
+//!
+//! Needs `qemu-system-arm` and the firmware ELF (built with
+//! `cargo build --release` in the firmware directory; path from
+//! `SHOUT_FIRMWARE_ELF`, else the firmware's own target directory).
+//! Without them the test prints why and passes, unless
+//! `SHOUT_QEMU_REQUIRED=1`, which .ci/run sets so that CI fails instead.
+
+mod common;
+
+use std::fs::File;
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use common::client::{
+    expected_replies, expected_wire, frame_session, mixed_requests, read_exactly, read_until_quiet,
+};
+use shout_core::wire::Kind;
+use shout_core::{Config, Duration};
+
+/// The firmware's idle timeout (IDLE_TIMEOUT_MS in firmware/src/main.rs).
+const IDLE: StdDuration = StdDuration::from_millis(400);
+/// Silence long enough for the firmware's idle timeout to have fired,
+/// with room for a host busy with other work.
+const QUIET: StdDuration = StdDuration::from_millis(1200);
+const LIMIT: StdDuration = StdDuration::from_secs(60);
+
+/// QEMU, killed by PID when dropped, whatever happened.
+struct Qemu {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Qemu {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn firmware_elf() -> PathBuf {
+    if let Some(p) = std::env::var_os("SHOUT_FIRMWARE_ELF") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("firmware/target/thumbv7m-none-eabi/release/shout-firmware")
+}
+
+fn qemu_available() -> bool {
+    Command::new("qemu-system-arm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts QEMU on a free port and connects to its UART0; a port taken
+/// between choosing and binding is retried with another.
+fn start(elf: &PathBuf) -> (Qemu, TcpStream) {
+    let mut last_error = String::new();
+    for attempt in 0..5 {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let log =
+            std::env::temp_dir().join(format!("shout-qemu-{}-{attempt}.log", std::process::id()));
+        let log_file = File::create(&log).unwrap();
+        let child = Command::new("qemu-system-arm")
+            .args(["-M", "lm3s6965evb", "-display", "none", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-serial")
+            .arg(format!("tcp:127.0.0.1:{port},server=on,wait=off"))
+            .arg("-kernel")
+            .arg(elf)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("start qemu-system-arm");
+        let mut qemu = Qemu { child, log };
+        let deadline = StdInstant::now() + StdDuration::from_secs(10);
+        while StdInstant::now() < deadline {
+            if let Ok(Some(status)) = qemu.child.try_wait() {
+                last_error = format!("qemu exited with {status}: {}", qemu.log_text());
+                break;
+            }
+            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+                s.set_write_timeout(Some(LIMIT)).unwrap();
+                s.set_nodelay(true).unwrap();
+                return (qemu, s);
+            }
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        if last_error.is_empty() {
+            last_error = format!("could not connect to port {port}: {}", qemu.log_text());
+        }
+    }
+    panic!("qemu did not come up: {last_error}");
+}
+
+/// The firmware's configuration, as far as the wire shows it.
+fn firmware_config() -> Config {
+    Config::default().with_idle_timeout(Some(Duration::from_millis(IDLE.as_millis() as u64)))
+}
+
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn send(stream: &TcpStream, bytes: &[u8]) {
+    let mut s = stream;
+    s.write_all(bytes).unwrap();
+}
+
+/// Asserts the link stays silent for [`QUIET`]: the device has nothing
+/// more to say, and a raw session has idled out.
+fn expect_quiet(stream: &TcpStream, what: &str) {
+    let extra = read_until_quiet(stream, QUIET, LIMIT);
+    assert!(extra.is_empty(), "{what}: unexpected bytes {extra:?}");
+}
+
+#[test]
+fn firmware_serves_shout_on_uart0() {
+    let required = std::env::var("SHOUT_QEMU_REQUIRED").is_ok_and(|v| v == "1");
+    let elf = firmware_elf();
+    let missing = if !qemu_available() {
+        Some("qemu-system-arm is not installed".to_string())
+    } else if !elf.exists() {
+        Some(format!("no firmware ELF at {}", elf.display()))
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        assert!(!required, "SHOUT_QEMU_REQUIRED=1 but {why}");
+        println!("SKIPPED firmware_serves_shout_on_uart0: {why} (build it with `cargo build --release` in adapters/embedded-io/firmware)");
+        return;
+    }
+    let (qemu, stream) = start(&elf);
+    let started = StdInstant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&stream)));
+    if let Err(e) = result {
+        eprintln!("qemu log:\n{}", qemu.log_text());
+        std::panic::resume_unwind(e);
+    }
+    println!("firmware end-to-end scenario took {:?}", started.elapsed());
+    drop(qemu);
+}
+
+fn scenario(stream: &TcpStream) {
+    let mut t = StdInstant::now();
+    let mut step = |what: &str| {
+        println!("  {what}: {:?}", t.elapsed());
+        t = StdInstant::now();
+    };
+    // 1. A raw exchange: the first byte is not NUL, so `auto` picks raw.
+    let text: Vec<u8> = b"Hello, SHOUT over a UART! "
+        .iter()
+        .copied()
+        .chain((0..2000u32).map(|i| (i % 255) as u8 + 1))
+        .collect();
+    send(stream, &text);
+    assert_eq!(
+        read_exactly(stream, text.len(), LIMIT).unwrap(),
+        text.to_ascii_uppercase()
+    );
+    // Within the idle timeout, more bytes (even a HELLO) are the same raw
+    // session.
+    std::thread::sleep(IDLE / 4);
+    let more = b"\x00\x00\x00\x00\x06shout\x01 still raw";
+    send(stream, more);
+    assert_eq!(
+        read_exactly(stream, more.len(), LIMIT).unwrap(),
+        more.to_ascii_uppercase()
+    );
+    expect_quiet(stream, "after the raw session");
+    step("raw exchange (+ quiet)");
+
+    // 2. A frame session: HELLO, 100 DATA of mixed sizes up to 4 KiB,
+    //    PING, CLOSE.
+    let requests = mixed_requests(2024);
+    let s = frame_session(stream, &requests, true, LIMIT).unwrap();
+    assert_eq!(s.wire, expected_wire(1 << 20, &requests, true));
+    assert_eq!(s.replies, expected_replies(1 << 20, &requests, true));
+    let bytes: usize = requests.iter().map(|r| r.1.len()).sum();
+    step(&format!(
+        "frame session, 100 DATA + PING, {bytes} payload bytes each way"
+    ));
+
+    // 3. A second frame session right away on the same link.
+    let requests: Vec<(Kind, Vec<u8>)> = (0..10)
+        .map(|i| (Kind::Data, format!("session two, request {i}").into_bytes()))
+        .chain([(Kind::Ping, b"p\x00ng".to_vec())])
+        .collect();
+    let s = frame_session(stream, &requests, true, LIMIT).unwrap();
+    assert_eq!(s.wire, expected_wire(1 << 20, &requests, true));
+    expect_quiet(stream, "after the second frame session");
+    step("second frame session (+ quiet)");
+
+    // 4. Garbage bursts, each answered per the contract, then silence.
+    for (seed, first) in [(1u64, Some(0u8)), (2, None), (3, Some(0)), (4, Some(b'x'))] {
+        let mut burst = noise(seed, 300);
+        if let Some(b) = first {
+            burst[0] = b;
+        }
+        send(stream, &burst);
+        let got = read_until_quiet(stream, QUIET, LIMIT);
+        let want = common::reference_burst_then_quiet(firmware_config(), &burst);
+        assert_eq!(got, want, "garbage burst {seed}");
+    }
+    step("4 garbage bursts (+ quiet each)");
+
+    // 5. A good session after the garbage.
+    let requests = mixed_requests(99)[..20].to_vec();
+    let s = frame_session(stream, &requests, true, LIMIT).unwrap();
+    assert_eq!(s.wire, expected_wire(1 << 20, &requests, true));
+    assert_eq!(s.replies, expected_replies(1 << 20, &requests, true));
+
+    // 6. Two sessions sent back to back in one write: both answered.
+    let mut two = Vec::new();
+    let mut want = Vec::new();
+    for word in [&b"first"[..], b"second"] {
+        two.extend(common::hello());
+        two.extend(common::frame(1, word));
+        two.extend(common::frame(4, b""));
+        want.extend(common::server_hello(1 << 20));
+        want.extend(common::frame(1, &word.to_ascii_uppercase()));
+        want.extend(common::frame(4, b""));
+    }
+    send(stream, &two);
+    assert_eq!(read_exactly(stream, want.len(), LIMIT).unwrap(), want);
+
+    step("good session, then two pipelined sessions");
+
+    // 7. A frame session that goes quiet gets ERROR 5 after the idle timeout.
+    send(stream, &common::hello());
+    let sent_at = StdInstant::now();
+    let mut want = common::server_hello(1 << 20);
+    let mut err = vec![0, 5];
+    err.extend_from_slice(b"idle timeout");
+    want.extend(common::frame(5, &err));
+    assert_eq!(read_exactly(stream, want.len(), LIMIT).unwrap(), want);
+    let waited = sent_at.elapsed();
+    assert!(
+        waited >= IDLE - StdDuration::from_millis(50),
+        "ERROR 5 after {waited:?}"
+    );
+    assert!(waited < IDLE * 5, "ERROR 5 only after {waited:?}");
+    expect_quiet(stream, "at the end");
+    step(&format!("idle frame session: ERROR 5 after {waited:?}"));
+}
