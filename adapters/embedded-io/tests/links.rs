@@ -395,7 +395,7 @@ fn uart_recovers_from_noise_after_idle_timeout() {
     assert!(matches!(server.poll(t), Err(nb::Error::WouldBlock)));
     // A HELLO inside the raw session is just more raw text.
     t = Instant::from_millis(1100);
-    server.link_mut().push_input(&[b'a']);
+    server.link_mut().push_input(b"a");
     let p = settle(&mut server, t);
     assert_eq!((p.received, p.sent, p.sessions_ended), (1, 1, 0));
     assert!(server.link().output.ends_with(b"ZZA"));

@@ -118,8 +118,7 @@ fn main() -> ! {
 
     let config = Config::DEFAULT.with_idle_timeout(Some(Duration::from_millis(IDLE_TIMEOUT_MS)));
     let mut clock = Clock { last: 0, wraps: 0 };
-    let mut server = match NbServer::new(uart, config, LinkMode::Continuous, RX, TX, clock.now())
-    {
+    let mut server = match NbServer::new(uart, config, LinkMode::Continuous, RX, TX, clock.now()) {
         Ok(s) => s,
         Err(_) => fail(),
     };
@@ -147,7 +146,8 @@ fn main() -> ! {
                         mask |= pl011::irq::TX;
                     }
                     uart.listen(mask);
-                    let ready = (wants_read && embedded_io::ReadReady::read_ready(uart) == Ok(true))
+                    let ready = (wants_read
+                        && embedded_io::ReadReady::read_ready(uart) == Ok(true))
                         || (wants_write && embedded_io::WriteReady::write_ready(uart) == Ok(true));
                     if !ready {
                         cortex_m::asm::wfi();

@@ -111,7 +111,8 @@ impl Pl011 {
     /// Sets 8N1 at `baud` from a `clock_hz` reference, FIFOs on, and
     /// enables the receiver and transmitter.
     pub fn init(&mut self, clock_hz: u32, baud: u32) {
-        self.write_reg(CR, 0); // off while configuring
+        // Off while configuring.
+        self.write_reg(CR, 0);
         // Divisor = clock / (16 * baud) in 16.6 fixed point, rounded.
         let div64 = ((clock_hz as u64 * 4) + (baud as u64 / 2)) / baud as u64;
         self.write_reg(IBRD, (div64 >> 6) as u32);
