@@ -132,8 +132,8 @@ impl<'a> Engine<'a> {
     }
 
     /// The link's input ended. The session hears of it once it has taken
-    /// every byte read before (the core closes an undecided session at once
-    /// on end of input, so telling it earlier could lose those bytes).
+    /// every byte read before: on a continuous link those bytes may still
+    /// start further sessions, and only the last one sees the end.
     pub(crate) fn end_of_input(&mut self) {
         self.input_ended = true;
     }
