@@ -8,6 +8,10 @@
 //! `SHOUT_FIRMWARE_ELF`, else the firmware's own target directory).
 //! Without them the test prints why and passes, unless
 //! `SHOUT_QEMU_REQUIRED=1`, which .ci/run sets so that CI fails instead.
+//!
+//! With `SHOUT_QEMU_RAM_DUMP=<file>`, QEMU gets a monitor socket and the
+//! firmware's 64 KiB of RAM is saved to `<file>` after the scenario, to
+//! measure how deep the stack went (firmware/measure.sh).
 
 mod common;
 
@@ -35,12 +39,16 @@ const LIMIT: StdDuration = StdDuration::from_secs(60);
 struct Qemu {
     child: Child,
     log: PathBuf,
+    monitor: Option<PathBuf>,
 }
 
 impl Drop for Qemu {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(m) = &self.monitor {
+            let _ = std::fs::remove_file(m);
+        }
     }
 }
 
@@ -79,8 +87,22 @@ fn start(elf: &PathBuf) -> (Qemu, TcpStream) {
         let log =
             std::env::temp_dir().join(format!("shout-qemu-{}-{attempt}.log", std::process::id()));
         let log_file = File::create(&log).unwrap();
+        let monitor = std::env::var_os("SHOUT_QEMU_RAM_DUMP").map(|_| {
+            std::env::temp_dir().join(format!("shout-qemu-{}-{attempt}.mon", std::process::id()))
+        });
+        let monitor_arg = match &monitor {
+            Some(m) => format!("unix:{},server=on,wait=off", m.display()),
+            None => "none".to_string(),
+        };
         let child = Command::new("qemu-system-arm")
-            .args(["-M", "lm3s6965evb", "-display", "none", "-monitor", "none"])
+            .args([
+                "-M",
+                "lm3s6965evb",
+                "-display",
+                "none",
+                "-monitor",
+                &monitor_arg,
+            ])
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-serial")
             .arg(format!("tcp:127.0.0.1:{port},server=on,wait=off"))
@@ -91,7 +113,11 @@ fn start(elf: &PathBuf) -> (Qemu, TcpStream) {
             .stderr(log_file)
             .spawn()
             .expect("start qemu-system-arm");
-        let mut qemu = Qemu { child, log };
+        let mut qemu = Qemu {
+            child,
+            log,
+            monitor,
+        };
         let deadline = StdInstant::now() + StdDuration::from_secs(10);
         while StdInstant::now() < deadline {
             if let Ok(Some(status)) = qemu.child.try_wait() {
@@ -165,7 +191,27 @@ fn firmware_serves_shout_on_uart0() {
         std::panic::resume_unwind(e);
     }
     println!("firmware end-to-end scenario took {:?}", started.elapsed());
+    if let (Some(dump), Some(monitor)) = (std::env::var_os("SHOUT_QEMU_RAM_DUMP"), &qemu.monitor) {
+        save_ram(monitor, &PathBuf::from(dump));
+    }
     drop(qemu);
+}
+
+/// Asks QEMU's monitor to save the 64 KiB of RAM to `file`.
+fn save_ram(monitor: &PathBuf, file: &PathBuf) {
+    use std::io::Read as _;
+    let _ = std::fs::remove_file(file);
+    let mut m = std::os::unix::net::UnixStream::connect(monitor).expect("monitor socket");
+    m.set_read_timeout(Some(StdDuration::from_millis(200)))
+        .unwrap();
+    writeln!(m, "pmemsave 0x20000000 65536 \"{}\"", file.display()).unwrap();
+    let deadline = StdInstant::now() + StdDuration::from_secs(10);
+    let mut sink = [0u8; 1024];
+    while std::fs::metadata(file).map_or(true, |md| md.len() < 65536) {
+        assert!(StdInstant::now() < deadline, "QEMU did not save the RAM");
+        let _ = m.read(&mut sink);
+    }
+    println!("RAM saved to {}", file.display());
 }
 
 fn scenario(stream: &TcpStream) {

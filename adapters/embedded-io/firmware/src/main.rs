@@ -95,10 +95,36 @@ impl Clock {
     }
 }
 
+/// What the free RAM between the statics and the stack is filled with at
+/// boot, so a RAM dump shows how deep the stack ever went (FIRMWARE.md).
+const STACK_PAINT: u32 = 0x5A5A_5A5A;
+
+/// Fills the unused stack below the current frame with [`STACK_PAINT`].
+fn paint_stack() {
+    extern "C" {
+        // End of the statics, from cortex-m-rt's link.x.
+        static mut __sheap: u32;
+    }
+    let bottom = core::ptr::addr_of_mut!(__sheap);
+    // Leave 64 bytes below this frame for the loop itself.
+    let top = (cortex_m::register::msp::read() as usize - 64) as *mut u32;
+    let mut p = bottom;
+    while p < top {
+        // SAFETY: between the end of the statics and below the live stack:
+        // memory nobody uses yet.
+        unsafe {
+            p.write_volatile(STACK_PAINT);
+            p = p.add(1);
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     static mut RX: [u8; RX_LEN] = [0; RX_LEN];
     static mut TX: [u8; TX_LEN] = [0; TX_LEN];
+
+    paint_stack();
 
     let mut cp = cortex_m::Peripherals::take().unwrap_or_else(|| fail());
     board_init();

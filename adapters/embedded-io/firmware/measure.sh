@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Measures the firmware: flash and RAM by section, the core's share of the
+# code, and (after the QEMU end-to-end scenario) how deep the stack went.
+# Run from anywhere; needs the llvm-tools rustup component, qemu-system-arm
+# and python3. Figures go to stdout; FIRMWARE.md quotes them.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+target="${CARGO_TARGET_DIR:-$here/target}"
+elf="$target/thumbv7m-none-eabi/release/shout-firmware"
+bin="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+
+(cd "$here" && cargo build --release --quiet)
+echo "== llvm-size (Berkeley: text includes the vector table and rodata)"
+"$bin/llvm-size" "$elf"
+echo "== sections"
+"$bin/llvm-size" -A "$elf" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
+echo "== code and read-only data by crate (llvm-nm symbol sizes, .text + .rodata)"
+"$bin/llvm-nm" --print-size --size-sort --demangle "$elf" | python3 -c '
+import re, sys
+sums, total = {}, 0
+for line in sys.stdin:
+    parts = line.rstrip("\n").split(" ", 3)
+    if len(parts) < 4 or parts[2] not in "tTrR":
+        continue
+    size, name = int(parts[1], 16), parts[3]
+    if "shout_core::" in name: crate = "shout_core"
+    elif "shout_embedded_io::" in name: crate = "shout_embedded_io"
+    elif "shout_firmware::" in name or name in ("main", "SysTick", "DefaultHandler", "HardFault", "_HardFault", "Reset"):
+        crate = "firmware (main loop, PL011 driver, handlers)"
+    elif name in ("__INTERRUPTS", "__EXCEPTIONS", "__RESET_VECTOR"): crate = "vector table"
+    elif name.startswith(("__aeabi", "compiler_builtins")): crate = "compiler_builtins (memcpy, memmove, memclr)"
+    elif name.startswith(("core::", "<core::")): crate = "core library (panic paths)"
+    else: crate = "other (anonymous constants, ...)"
+    sums[crate] = sums.get(crate, 0) + size
+    total += size
+for crate, size in sorted(sums.items(), key=lambda kv: -kv[1]):
+    print(f"{size:7d}  {crate}")
+print(f"{total:7d}  total")
+'
+dump="$(mktemp /tmp/shout-ram.XXXXXX)"
+echo "== stack high-water mark after the QEMU end-to-end scenario"
+root="$(cd "$here/../../.." && pwd)"
+(cd "$root" && CARGO_TARGET_DIR="${HOST_CARGO_TARGET_DIR:-$root/target}" SHOUT_QEMU_REQUIRED=1 SHOUT_FIRMWARE_ELF="$elf" SHOUT_QEMU_RAM_DUMP="$dump" \
+  cargo test --quiet -p shout-embedded-io --test qemu -- --nocapture >/dev/null)
+sheap=$("$bin/llvm-nm" "$elf" | awk '$3 == "__sheap" { print $1 }')
+python3 - "$dump" "$sheap" <<'PY'
+import sys
+ram = open(sys.argv[1], "rb").read()
+base, sheap = 0x20000000, int(sys.argv[2], 16)
+paint = bytes.fromhex("5a5a5a5a")
+i = sheap - base
+while i + 4 <= len(ram) and ram[i:i+4] == paint:
+    i += 4
+used = len(ram) - i
+print(f"statics end at {sheap:#x}; stack used at most {used} bytes (from {base + i:#x} up to the top of RAM)")
+PY
+rm -f "$dump"
