@@ -40,8 +40,12 @@ enum Phase {
 /// * Call [`shutdown`] to drain: requests in progress finish, none starts.
 /// * Take [`Event`]s with [`poll_event`] for logs and counters.
 /// * When [`is_closed`] and [`has_pending_output`] is false, nothing more
-///   will ever be produced: send what you hold, then close the link.
-///   Input offered after that is consumed and discarded.
+///   will ever be produced: send what you hold, then close the link. The
+///   call that closes consumes input only up to the point where the session
+///   ended (after a CLOSE header, before an offending byte); input offered
+///   in later calls is consumed and discarded, which is what a lingering
+///   socket wants. A continuous link (a UART) gives the rest to a new
+///   session instead.
 ///
 /// The window may be any size, down to one byte: output is the same
 /// however the input is split and however small the windows are. Output
@@ -105,12 +109,18 @@ impl Server {
         }
         let mut out = Output::new(out, &mut self.control);
         let mut consumed = 0;
+        let was_closed = self.phase == Phase::Closed;
         loop {
             if !out.drain_control() {
                 break;
             }
             if self.phase == Phase::Closed {
-                consumed = input.len(); // linger: read and discard
+                if was_closed {
+                    consumed = input.len(); // linger: read and discard
+                }
+                // The call that closes stops at the point of closing: what
+                // follows is not this session's (on a continuous link it
+                // starts the next one).
                 break;
             }
             let mut cx = Cx {
