@@ -8,6 +8,8 @@
 //!     into exactly what was sent, for any split;
 //! (d) a session never holds more than its fixed capacity;
 //! and a client and a server wired back to back agree.
+//!
+//! `SHOUT_PROPTEST_SCALE=N` multiplies every case count for a deeper run.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -20,6 +22,15 @@ use shout_tests::model::{
     self, client_hello, decode_frames, encode_frame, encode_header, kind, upper,
 };
 use shout_tests::{observe, observe_then_shutdown, observe_until_idle, show};
+
+/// `n` cases, times `SHOUT_PROPTEST_SCALE` (default 1) for a deeper run.
+fn cases(n: u32) -> ProptestConfig {
+    let scale = std::env::var("SHOUT_PROPTEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1);
+    ProptestConfig::with_cases(n.saturating_mul(scale.max(1)))
+}
 
 // ---- generators ------------------------------------------------------------
 
@@ -241,7 +252,7 @@ fn expected_events(config: &Config, input: &[u8], close: CloseReason) -> Vec<Eve
 // ---- (a) split and window independence, against the model ----------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(600))]
+    #![proptest_config(cases(600))]
 
     #[test]
     fn output_matches_the_model_however_split_with_end_of_input(
@@ -269,7 +280,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn output_matches_the_model_however_split_then_shutdown(
@@ -298,7 +309,7 @@ proptest! {
 // ---- (b) one response per request, in order -------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn frame_requests_get_one_response_each_in_order(
@@ -363,7 +374,7 @@ proptest! {
 // ---- (c) round trips --------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(cases(1000))]
 
     #[test]
     fn header_encode_decode_round_trip(k in any::<u8>(), len in any::<u32>()) {
@@ -446,7 +457,7 @@ fn client_decode(client: &mut Client, bytes: &[u8], reads: &[usize]) -> Result<V
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn client_decodes_the_server_output_into_what_was_sent(
@@ -571,7 +582,7 @@ fn back_to_back(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn client_and_server_back_to_back_exchange_uppercased_messages_in_order(
@@ -625,7 +636,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(cases(500))]
 
     /// Any sequence of calls, in any state, with any sizes: no panic, the
     /// output fits its windows, the queue stays within CONTROL_CAPACITY,
@@ -722,7 +733,7 @@ fn idle_with_output_waiting(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn idle_while_output_waits_inside_matches_the_model(
