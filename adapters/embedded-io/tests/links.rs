@@ -580,3 +580,48 @@ fn empty_stream_closes_without_output() {
         assert!(run.output.is_empty());
     }
 }
+
+/// Each ErrorKind, on each link call, of both drivers: surfaced as the
+/// link said it (Interrupted retried; a blocking read's TimedOut only
+/// checks the clock), and the output still exact afterwards.
+#[test]
+fn every_error_kind_on_every_call() {
+    let mut input = hello();
+    input.extend(frame(1, b"some data"));
+    input.extend(frame(2, b"ping"));
+    input.extend(frame(4, b""));
+    let cfg = config(Framing::Auto);
+    let (_, expected) = reference(cfg, LinkMode::Stream, &input);
+    for kind in KINDS {
+        for op in [Op::ReadReady, Op::Read, Op::WriteReady, Op::Write] {
+            for nth in [1, 2] {
+                let b = Behaviour {
+                    max_read: 3,
+                    max_write: 2,
+                    fail: Some((op, nth, kind)),
+                    ..Behaviour::plain()
+                };
+                let run = run_nb(cfg, LinkMode::Stream, &input, b.clone(), 4, 4);
+                assert!(run.finished, "nb {kind:?} {op:?}");
+                assert_eq!(run.output, expected, "nb {kind:?} {op:?}");
+                assert_eq!(run.link.injected, vec![(op, kind)], "nb {kind:?} {op:?}");
+                assert_eq!(
+                    run.errors,
+                    expected_errors(&run, false),
+                    "nb {kind:?} {op:?}"
+                );
+                if matches!(op, Op::Read | Op::Write) {
+                    let run = run_blocking(cfg, LinkMode::Stream, &input, b, 4, 4);
+                    assert!(run.finished, "blocking {kind:?} {op:?}");
+                    assert_eq!(run.output, expected, "blocking {kind:?} {op:?}");
+                    assert_eq!(run.link.injected, vec![(op, kind)]);
+                    assert_eq!(
+                        run.errors,
+                        expected_errors(&run, true),
+                        "blocking {kind:?} {op:?}"
+                    );
+                }
+            }
+        }
+    }
+}
