@@ -247,56 +247,20 @@ impl<'a> Engine<'a> {
     }
 
     /// One `handle_input` call on the waiting input and the free part of
-    /// `tx`. On a continuous link the input is cut exactly where the
-    /// session closes, because the core discards everything offered after
-    /// its close (its linger) while here those bytes belong to the next
-    /// session.
+    /// `tx`. The call that closes a session consumes input only up to the
+    /// point where the session ended (after a CLOSE header, before the byte
+    /// that made a line too long), so on a continuous link the rest is
+    /// still in `rx` for the next session. A closed session is offered no
+    /// input, only the chance to flush what it still holds.
     fn feed(&mut self, now: Instant) -> (usize, usize) {
-        let closed = self.server.is_closed();
-        let input: &[u8] = if closed {
-            &[] // only flush what the closed session still holds
+        let input: &[u8] = if self.server.is_closed() {
+            &[]
         } else {
             &self.rx[self.rx_start..self.rx_end]
         };
-        let out = &mut self.tx[self.tx_end..];
-        if self.mode == LinkMode::Stream || closed || input.is_empty() {
-            let p = self.server.handle_input(now, input, out);
-            return (p.consumed, p.produced);
-        }
-        let before = (input.len() > 1).then(|| self.server.clone());
-        let p = self.server.handle_input(now, input, out);
-        if !self.server.is_closed() {
-            return (p.consumed, p.produced);
-        }
-        let Some(before) = before else {
-            // One byte, and it closed the session: it is the session's.
-            return (1, p.produced);
-        };
-        // The session closed somewhere in `input`. Find the shortest
-        // prefix that closes it (closing is monotone in the prefix length,
-        // and the core's output does not depend on how input is split) and
-        // replay exactly that prefix. The whole prefix belongs to the old
-        // session, even a last byte it did not take (the byte that made a
-        // line too long while the window was full): a closed session
-        // discards whatever it is offered.
-        let (mut open, mut closes) = (0, input.len());
-        while closes - open > 1 {
-            let mid = open + (closes - open) / 2;
-            let mut trial = before.clone();
-            trial.handle_input(now, &input[..mid], out);
-            if trial.is_closed() {
-                closes = mid;
-            } else {
-                open = mid;
-            }
-        }
-        self.server = before;
-        let p = self.server.handle_input(now, &input[..closes], out);
-        if self.server.is_closed() {
-            (closes, p.produced)
-        } else {
-            // Cannot happen (the whole input closed it); keep the core's word.
-            (p.consumed, p.produced)
-        }
+        let p = self
+            .server
+            .handle_input(now, input, &mut self.tx[self.tx_end..]);
+        (p.consumed, p.produced)
     }
 }

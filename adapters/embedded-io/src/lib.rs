@@ -27,7 +27,7 @@
 //! [`shout_core::Server`] starts on the same link and the next byte decides
 //! its framing again (`auto`: `0x00` is a frame session, anything else raw).
 //! The bytes that follow a session's last request are *not* thrown away:
-//! the driver cuts the input exactly where the old session closed, so a
+//! the core stops consuming exactly where a session ends, so a
 //! client may send the next HELLO right behind a CLOSE. Line noise between
 //! sessions is answered per the contract (a stray NUL starts a frame session
 //! that ends in an ERROR; anything else is a raw session that echoes until
