@@ -1,0 +1,583 @@
+//! Writes the seed corpora: `fuzz/corpus/<target>/seed-<name>`, small
+//! inputs in each target's byte layout (valid sessions and edge cases), so
+//! a fuzzer starts from whole HELLOs, frames and lines instead of noise.
+//!
+//! Run from `fuzz/` (see `seed-corpora.sh`):
+//! `cargo run --example seed_corpora --no-default-features -- corpus`
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use shout_fuzz::script::{Op, Piece, Script};
+use shout_fuzz::{decode, Reader};
+use shout_tests::model::{self, client_hello, encode_frame, encode_header, kind};
+
+struct Out {
+    root: PathBuf,
+    written: usize,
+}
+
+impl Out {
+    fn put(&mut self, target: &str, name: &str, bytes: &[u8]) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).expect("create corpus dir");
+        fs::write(dir.join(format!("seed-{name}")), bytes).expect("write seed");
+        self.written += 1;
+    }
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// A size list in the layout `Reader::sizes` reads.
+fn sizes(list: &[u8]) -> Vec<u8> {
+    assert!(list.len() < 16);
+    let mut v = vec![list.len() as u8];
+    v.extend_from_slice(list);
+    v
+}
+
+fn frame_header(o: &mut Out) {
+    let t = "frame_header";
+    let big = 1u32 << 20;
+    // flags: 1 HELLO first, 2 byte by byte, 4 small max, 8 auto.
+    let seed = |flags: u8, max: u32, header: [u8; 5], payload: &[u8]| {
+        cat(&[&[flags], &max.to_be_bytes(), &header, payload])
+    };
+    o.put(
+        t,
+        "data-after-hello",
+        &seed(1, big, encode_header(kind::DATA, 5), b"hello"),
+    );
+    o.put(
+        t,
+        "ping-bytewise",
+        &seed(3, big, encode_header(kind::PING, 3), b"abc"),
+    );
+    o.put(
+        t,
+        "hello-first",
+        &seed(0, big, encode_header(kind::HELLO, 6), b"SHOUT\x01"),
+    );
+    o.put(
+        t,
+        "hello-version-2",
+        &seed(0, big, encode_header(kind::HELLO, 6), b"SHOUT\x02"),
+    );
+    o.put(
+        t,
+        "hello-short",
+        &seed(0, big, encode_header(kind::HELLO, 5), b"SHOUT"),
+    );
+    o.put(
+        t,
+        "second-hello",
+        &seed(1, big, encode_header(kind::HELLO, 6), b"SHOUT\x01"),
+    );
+    o.put(
+        t,
+        "data-before-hello",
+        &seed(0, big, encode_header(kind::DATA, 1), b"x"),
+    );
+    o.put(t, "unknown-kind", &seed(1, big, encode_header(6, 0), b""));
+    o.put(
+        t,
+        "unknown-kind-too-large",
+        &seed(1, 6, encode_header(0xff, 7), b""),
+    );
+    o.put(
+        t,
+        "too-large",
+        &seed(5, 10, encode_header(kind::DATA, 11), b"xxxxxxxxxxx"),
+    );
+    o.put(
+        t,
+        "close",
+        &seed(1, big, encode_header(kind::CLOSE, 0), b""),
+    );
+    o.put(
+        t,
+        "close-with-payload",
+        &seed(1, big, encode_header(kind::CLOSE, 2), b"zz"),
+    );
+    o.put(
+        t,
+        "client-error",
+        &seed(1, big, encode_header(kind::ERROR, 2), b"\0\x01"),
+    );
+    o.put(
+        t,
+        "pong",
+        &seed(1, big, encode_header(kind::PONG, 2), b"pp"),
+    );
+    o.put(
+        t,
+        "auto-data",
+        &seed(9, big, encode_header(kind::DATA, 2), b"ok"),
+    );
+    o.put(t, "auto-raw", &seed(8, big, *b"hello", b" world"));
+    o.put(
+        t,
+        "server-hello-bytes",
+        &model::server_hello(&shout_core::Config::default())[5..],
+    );
+}
+
+fn line_raw(o: &mut Out) {
+    let t = "line_raw";
+    // mode: bits 0-1 raw/line/auto/line, 4 small max_line, 8 idle.
+    let seed = |mode: u8, max: u32, s: &[u8], w: &[u8], input: &[u8]| {
+        cat(&[&[mode], &max.to_be_bytes(), &sizes(s), &sizes(w), input])
+    };
+    o.put(
+        t,
+        "raw",
+        &seed(0, 1 << 16, &[], &[], b"hello world\n\x00\xff"),
+    );
+    o.put(
+        t,
+        "raw-split",
+        &seed(0, 1 << 16, &[1, 3], &[2, 0], b"Shout it out"),
+    );
+    o.put(
+        t,
+        "line",
+        &seed(1, 1 << 16, &[], &[], b"hello\nworld\r\nlast"),
+    );
+    o.put(
+        t,
+        "line-split",
+        &seed(1, 1 << 16, &[2, 5], &[1, 0, 7], b"one\ntwo\nthree\n"),
+    );
+    o.put(t, "line-exact", &seed(5, 5, &[], &[], b"abcd\nabcde"));
+    o.put(t, "line-too-long", &seed(5, 3, &[1], &[1], b"ab\nabcd\n"));
+    o.put(t, "line-too-long-lf", &seed(5, 3, &[], &[], b"abc\n"));
+    o.put(t, "line-max-1", &seed(5, 0, &[], &[], b"\n\nx"));
+    o.put(t, "line-idle", &seed(9, 1 << 16, &[], &[3], b"partial"));
+    o.put(t, "raw-idle", &seed(8, 1 << 16, &[], &[], b"quiet"));
+    o.put(t, "auto-text", &seed(2, 1 << 16, &[], &[], b"hello\n"));
+    o.put(
+        t,
+        "auto-nul",
+        &seed(2, 1 << 16, &[], &[], &client_hello(b"")),
+    );
+    o.put(t, "empty", &seed(1, 1 << 16, &[], &[], b""));
+}
+
+fn script(o: &mut Out, name: &str, s: Script) {
+    let bytes = s.to_bytes();
+    let back: Script = decode(&bytes);
+    assert_eq!(back, s, "seed {name} reads back as written");
+    o.put("server_session_differential", name, &bytes);
+}
+
+fn server_session(o: &mut Out) {
+    use Op::*;
+    use Piece::*;
+    // config: framing (0 auto, 1 raw, 2 line, 3 frame), max_payload byte,
+    // max_line byte, idle ms (0 none), drain ms.
+    let frame = [3, 1, 1, 50, 20];
+    let auto = [0, 1, 1, 50, 20];
+    let session = vec![
+        Hello(0),
+        Data(b"hello".to_vec()),
+        Ping(b"abc".to_vec()),
+        Frame(kind::PONG, b"p".to_vec()),
+        Data(vec![]),
+        Close,
+    ];
+    let all = vec![Read(0), Offer(255)];
+    let mk =
+        |config_bytes: [u8; 5], final_windows: &[u8], pieces: Vec<Piece>, ops: Vec<Op>| Script {
+            config_bytes,
+            final_windows: final_windows.to_vec(),
+            pieces,
+            ops,
+        };
+    script(
+        o,
+        "frame-whole",
+        mk(frame, &[], session.clone(), all.clone()),
+    );
+    script(
+        o,
+        "auto-frame-whole",
+        mk(auto, &[], session.clone(), all.clone()),
+    );
+    let trickle: Vec<Op> = (0..40)
+        .flat_map(|_| [Read(1), Offer(1), Offer(0)])
+        .collect();
+    script(
+        o,
+        "frame-trickle",
+        mk(frame, &[1, 0], session.clone(), trickle.clone()),
+    );
+    script(
+        o,
+        "frame-hello-extra-then-end",
+        mk(
+            frame,
+            &[2],
+            vec![Hello(3), Data(b"x".to_vec())],
+            vec![Read(0), EndOfInput, Offer(3)],
+        ),
+    );
+    script(
+        o,
+        "frame-too-large",
+        mk(
+            [3, 4 << 2, 1, 0, 0],
+            &[],
+            vec![Hello(0), Data(vec![b'a'; 20])],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "frame-bad-version",
+        mk(frame, &[], vec![Hello(1 << 2)], all.clone()),
+    );
+    script(
+        o,
+        "frame-bad-magic",
+        mk(frame, &[], vec![Hello(2 << 2)], all.clone()),
+    );
+    script(
+        o,
+        "frame-short-hello",
+        mk(frame, &[], vec![Hello(3 << 2)], all.clone()),
+    );
+    script(
+        o,
+        "frame-unknown-kind",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0), Frame(9, b"?".to_vec())],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "frame-client-error",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0), Frame(kind::ERROR, b"\0\x01bye".to_vec())],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "frame-cut-in-payload",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0), Header(kind::DATA, 10), Bytes(b"abc".to_vec())],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "frame-cut-in-header",
+        mk(frame, &[], vec![Hello(0), Bytes(vec![1, 0])], all.clone()),
+    );
+    script(
+        o,
+        "frame-idle",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0), Data(b"hi".to_vec())],
+            vec![Read(0), Offer(255), WakeAtDeadline],
+        ),
+    );
+    script(
+        o,
+        "frame-idle-mid-response",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0), Header(kind::DATA, 9), Bytes(b"abc".to_vec())],
+            vec![
+                Read(0),
+                Offer(255),
+                Advance(400),
+                Timeout,
+                Advance(600),
+                Timeout,
+            ],
+        ),
+    );
+    script(
+        o,
+        "frame-shutdown-clean",
+        mk(
+            frame,
+            &[],
+            session[..3].to_vec(),
+            vec![Read(0), Offer(255), Shutdown, Offer(255)],
+        ),
+    );
+    script(
+        o,
+        "frame-shutdown-mid-frame",
+        mk(
+            frame,
+            &[],
+            vec![
+                Hello(0),
+                Header(kind::PING, 4),
+                Bytes(b"ab".to_vec()),
+                Bytes(b"cd".to_vec()),
+            ],
+            vec![
+                Read(16),
+                Offer(255),
+                Shutdown,
+                Offer(255),
+                Read(2),
+                Offer(255),
+                AdvanceSecs(1),
+                Timeout,
+            ],
+        ),
+    );
+    script(
+        o,
+        "frame-shutdown-before-hello",
+        mk(
+            frame,
+            &[],
+            vec![Hello(0)],
+            vec![Read(3), Offer(255), Shutdown, Read(0), Offer(4), Offer(255)],
+        ),
+    );
+    script(
+        o,
+        "frame-zero-windows",
+        mk(
+            frame,
+            &[0, 0, 5],
+            session.clone(),
+            vec![Read(0), Offer(0), Offer(0), Poll(3), Transmitted],
+        ),
+    );
+    let line = [2, 1, 8 << 2, 10, 10];
+    let lines = vec![
+        Line(b"hello".to_vec()),
+        Line(b"a\r".to_vec()),
+        Bytes(b"abcdefghijk".to_vec()),
+    ];
+    script(
+        o,
+        "line-overflow",
+        mk(line, &[], lines.clone(), all.clone()),
+    );
+    script(
+        o,
+        "line-trickle",
+        mk(line, &[1, 0], lines.clone(), trickle.clone()),
+    );
+    script(
+        o,
+        "line-shutdown",
+        mk(
+            line,
+            &[],
+            vec![Line(b"one".to_vec()), Bytes(b"tw".to_vec())],
+            vec![Read(6), Offer(255), Shutdown, Offer(255), Read(0), Offer(2)],
+        ),
+    );
+    script(
+        o,
+        "line-idle",
+        mk(
+            line,
+            &[],
+            vec![Bytes(b"abc".to_vec())],
+            vec![
+                Read(0),
+                Offer(1),
+                Offer(255),
+                Advance(50),
+                Transmitted,
+                WakeAtDeadline,
+            ],
+        ),
+    );
+    let raw = [1, 1, 1, 5, 5];
+    script(
+        o,
+        "raw",
+        mk(
+            raw,
+            &[],
+            vec![Bytes(b"Hello, raw world".to_vec())],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "raw-end-early",
+        mk(
+            raw,
+            &[4],
+            vec![Bytes(b"abcdef".to_vec())],
+            vec![Read(3), EndOfInput, Read(3), Offer(1)],
+        ),
+    );
+    script(
+        o,
+        "raw-shutdown-unread",
+        mk(
+            raw,
+            &[],
+            vec![Bytes(b"waiting".to_vec())],
+            vec![Read(2), Offer(255), Read(3), Shutdown, Offer(255)],
+        ),
+    );
+    script(
+        o,
+        "undecided-shutdown",
+        mk(
+            auto,
+            &[],
+            vec![Bytes(b"late".to_vec())],
+            vec![Shutdown, Read(0), Offer(255)],
+        ),
+    );
+    script(
+        o,
+        "undecided-idle",
+        mk(
+            auto,
+            &[],
+            vec![Bytes(b"late".to_vec())],
+            vec![AdvanceSecs(1), Timeout, Read(0), Offer(255)],
+        ),
+    );
+    script(o, "empty", mk(auto, &[], vec![], vec![]));
+}
+
+fn client(o: &mut Out) {
+    let t = "client_session";
+    let hello = model::server_hello(&shout_core::Config::default());
+    // mode: bits 0-1 frame/line/raw/auto, bits 2-5 requests, bit 6 CLOSE sent.
+    let seed = |mode: u8, s: &[u8], bytes: &[u8]| cat(&[&[mode], &sizes(s), bytes]);
+    let data = encode_frame(kind::DATA, b"HELLO");
+    let pong = encode_frame(kind::PONG, b"abc");
+    let close = encode_frame(kind::CLOSE, &[]);
+    let error = model::error_frame(
+        shout_core::wire::ErrorCode::FrameTooLarge,
+        "frame too large (limit 6 bytes)",
+    );
+    o.put(
+        t,
+        "session",
+        &seed(
+            2 << 2 | 0x40,
+            &[3, 1, 0],
+            &cat(&[&hello, &data, &pong, &close]),
+        ),
+    );
+    o.put(
+        t,
+        "empty-data",
+        &seed(
+            1 << 2,
+            &[],
+            &cat(&[&hello, &encode_frame(kind::DATA, b""), &close]),
+        ),
+    );
+    o.put(t, "error", &seed(1 << 2, &[2], &cat(&[&hello, &error])));
+    o.put(t, "error-before-hello", &seed(0, &[], &error));
+    o.put(
+        t,
+        "error-utf8-cut",
+        &seed(
+            0,
+            &[],
+            &encode_frame(kind::ERROR, &cat(&[b"\0\x01", "é".repeat(70).as_bytes()])),
+        ),
+    );
+    o.put(
+        t,
+        "unknown-kind",
+        &seed(1 << 2, &[], &cat(&[&hello, &encode_frame(9, b"")])),
+    );
+    o.put(t, "unasked-data", &seed(0, &[], &cat(&[&hello, &data])));
+    o.put(
+        t,
+        "server-ping",
+        &seed(1 << 2, &[], &cat(&[&hello, &encode_frame(kind::PING, b"")])),
+    );
+    o.put(
+        t,
+        "short-hello",
+        &seed(0, &[], &encode_frame(kind::HELLO, b"SHOUT\x01")),
+    );
+    o.put(
+        t,
+        "truncated",
+        &seed(1 << 2, &[4], &cat(&[&hello, &data[..7]])),
+    );
+    o.put(
+        t,
+        "close-with-payload",
+        &seed(0, &[], &cat(&[&hello, &encode_frame(kind::CLOSE, b"xy")])),
+    );
+    o.put(t, "line", &seed(1 | 3 << 2, &[2], b"HELLO\nWORLD\nTAIL"));
+    o.put(t, "raw", &seed(2, &[1], b"ANY BYTES"));
+}
+
+fn auto(o: &mut Out) {
+    let t = "auto_handshake";
+    // mode: bit 0 Frame instead of Auto, bit 1 valid HELLO prefix.
+    let seed =
+        |mode: u8, s: &[u8], w: &[u8], bytes: &[u8]| cat(&[&[mode], &sizes(s), &sizes(w), bytes]);
+    let data = encode_frame(kind::DATA, b"hey");
+    o.put(t, "auto-hello", &seed(2, &[1, 2], &[3, 0], &data));
+    o.put(
+        t,
+        "auto-hello-whole",
+        &seed(0, &[], &[], &cat(&[&client_hello(b"ext"), &data])),
+    );
+    o.put(t, "auto-text", &seed(0, &[2], &[1], b"hello\n"));
+    o.put(
+        t,
+        "auto-hello-partial",
+        &seed(0, &[1], &[1], &client_hello(b"")[..8]),
+    );
+    o.put(t, "frame-text", &seed(1, &[], &[], b"hello"));
+    o.put(
+        t,
+        "frame-bad-version",
+        &seed(1, &[3], &[2], &encode_frame(kind::HELLO, b"SHOUT\x07")),
+    );
+    o.put(
+        t,
+        "frame-too-large-hello",
+        &seed(1, &[], &[], &encode_header(kind::HELLO, 65)),
+    );
+    o.put(t, "empty", &seed(0, &[], &[], b""));
+}
+
+fn main() {
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "corpus".to_owned());
+    let mut o = Out {
+        root: Path::new(&root).to_path_buf(),
+        written: 0,
+    };
+    frame_header(&mut o);
+    line_raw(&mut o);
+    server_session(&mut o);
+    client(&mut o);
+    auto(&mut o);
+    // The layouts read zeros past the end: a seed never needs padding.
+    assert_eq!(Reader::new(&[]).u32(), 0);
+    println!("wrote {} seeds under {}", o.written, root);
+}

@@ -1,0 +1,155 @@
+//! Breaks framing detection and the handshake: the first bytes of a
+//! connection, in any split and through any windows, with framing Auto or
+//! Frame.
+//!
+//! * Before the first byte: no framing, state Undecided, no event, and an
+//!   empty offer decides nothing.
+//! * The decided framing, the Opened event (once, first), the output, the
+//!   state and the close (if any) equal those of the unsplit run, both
+//!   before and after end of input.
+//! * The framing is the contract's: Auto picks frame for a first byte 0x00
+//!   and raw otherwise; Frame is frame whatever the byte.
+//! * A frame session is in Handshake until the server HELLO has gone out
+//!   (or it closed), its output starts with that HELLO or an ERROR, and raw
+//!   output is the uppercased input.
+//!
+//! Layout: mode u8 | read sizes | window sizes | first bytes (up to 512)...
+//! mode: bit 0 framing Frame instead of Auto, bit 1 prefix a valid HELLO.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use shout_core::{Config, Framing, State};
+use shout_fuzz::{show, Checked, Reader, Seen, Sizes};
+use shout_tests::model;
+
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    seen: Seen,
+    framing: Option<Framing>,
+    state: State,
+}
+
+fn snapshot(s: &Checked) -> Snapshot {
+    Snapshot {
+        seen: s.seen.clone(),
+        framing: s.server.framing(),
+        state: s.server.state(),
+    }
+}
+
+fn run(
+    config: Config,
+    input: &[u8],
+    splits: Vec<usize>,
+    windows: Vec<usize>,
+) -> (Snapshot, Snapshot) {
+    let mut s = Checked::new(config);
+    assert_eq!(s.server.framing(), None);
+    assert_eq!(s.server.state(), State::Undecided);
+    // An empty offer decides nothing.
+    s.offer(&[], 16);
+    assert_eq!(s.server.framing(), None);
+    assert_eq!(s.server.state(), State::Undecided);
+    assert!(s.seen.events.is_empty() && s.seen.output.is_empty());
+    let mut splits = Sizes::new(splits);
+    let mut windows = Sizes::new(windows);
+    s.feed(input, &mut splits, &mut windows);
+    let open = snapshot(&s);
+    s.finish(&mut windows);
+    (open, snapshot(&s))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut r = Reader::new(data);
+    let mode = r.u8();
+    let splits = r.sizes();
+    let windows = r.sizes();
+    let rest = r.rest();
+    let mut input = Vec::new();
+    if mode & 2 != 0 {
+        input.extend_from_slice(&model::client_hello(b""));
+    }
+    input.extend_from_slice(&rest[..rest.len().min(512)]);
+    let framing = if mode & 1 != 0 {
+        Framing::Frame
+    } else {
+        Framing::Auto
+    };
+    let config = Config::default().with_framing(framing).with_max_payload(64);
+
+    let (whole_open, whole_end) = run(config, &input, vec![], vec![]);
+    let (split_open, split_end) = run(config, &input, splits, windows);
+    assert_eq!(
+        split_open, whole_open,
+        "split vs whole, before end of input"
+    );
+    assert_eq!(split_end, whole_end, "split vs whole, after end of input");
+    let (byte_open, byte_end) = run(config, &input, vec![1], vec![1, 0]);
+    assert_eq!(
+        byte_open, whole_open,
+        "byte by byte vs whole, before end of input"
+    );
+    assert_eq!(
+        byte_end, whole_end,
+        "byte by byte vs whole, after end of input"
+    );
+
+    // The contract's choice, judged here.
+    let want = input.first().map(|&b| match framing {
+        Framing::Auto if b == 0 => Framing::Frame,
+        Framing::Auto => Framing::Raw,
+        f => f,
+    });
+    assert_eq!(whole_open.framing, want, "decided framing");
+    assert_eq!(whole_open.seen.opened(), want, "Opened event");
+    if want.is_some() {
+        assert!(
+            matches!(whole_open.seen.events[0], shout_core::Event::Opened(_)),
+            "Opened comes first"
+        );
+    }
+
+    let out = &whole_open.seen.output;
+    let hello = model::server_hello(&config);
+    match want {
+        None => {
+            assert!(
+                out.is_empty() && whole_end.seen.output.is_empty(),
+                "output before any byte"
+            );
+            assert_eq!(whole_open.state, State::Undecided);
+        }
+        Some(Framing::Raw) => {
+            assert_eq!(*out, input.to_ascii_uppercase(), "raw output");
+            assert_eq!(whole_open.state, State::Open);
+        }
+        Some(_) => {
+            let closed = whole_open.state == State::Closed;
+            if out.is_empty() {
+                assert!(
+                    whole_open.state == State::Handshake,
+                    "frame session with no output yet: {:?}",
+                    whole_open.state
+                );
+            } else if out.starts_with(&hello) {
+                assert!(matches!(whole_open.state, State::Open | State::Closed));
+            } else {
+                assert_eq!(
+                    out[0],
+                    5,
+                    "a frame session starts with HELLO or ERROR: {}",
+                    show(out)
+                );
+                assert!(closed, "ERROR before HELLO closes");
+            }
+        }
+    }
+    // The whole run is the model's.
+    let m = model::serve(&config, &input);
+    assert_eq!(
+        show(&whole_end.seen.output),
+        show(&m.output),
+        "output vs model"
+    );
+    assert_eq!(whole_end.seen.close(), Some(m.close), "close vs model");
+});
