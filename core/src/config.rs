@@ -22,6 +22,10 @@ pub enum Framing {
 pub enum TransformKind {
     /// `a..=z` to `A..=Z`, every other byte unchanged.
     Ascii,
+    /// Full Unicode uppercase of UTF-8 (`ß` to `SS`); invalid bytes
+    /// unchanged. Not length-preserving, so a DATA response waits for its
+    /// whole request payload.
+    Unicode,
 }
 
 impl TransformKind {
@@ -29,6 +33,28 @@ impl TransformKind {
     pub const fn wire_id(self) -> u8 {
         match self {
             TransformKind::Ascii => 0,
+            TransformKind::Unicode => 1,
+        }
+    }
+
+    /// The name used on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TransformKind::Ascii => "ascii",
+            TransformKind::Unicode => "unicode",
+        }
+    }
+
+    /// Whether each input byte maps to exactly one output byte.
+    pub const fn is_length_preserving(self) -> bool {
+        matches!(self, TransformKind::Ascii)
+    }
+
+    /// The most output bytes one input byte can become.
+    pub const fn max_growth(self) -> usize {
+        match self {
+            TransformKind::Ascii => 1,
+            TransformKind::Unicode => 3,
         }
     }
 
@@ -36,6 +62,7 @@ impl TransformKind {
     pub const fn from_wire_id(id: u8) -> Option<Self> {
         match id {
             0 => Some(TransformKind::Ascii),
+            1 => Some(TransformKind::Unicode),
             _ => None,
         }
     }
@@ -67,6 +94,9 @@ pub enum ConfigError {
     MaxPayloadTooSmall,
     /// `max_line` is zero.
     MaxLineZero,
+    /// With the unicode transform, `max_payload` is over a third of
+    /// `u32::MAX`, so a response length might not fit its header.
+    MaxPayloadTooLargeForUnicode,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -77,6 +107,11 @@ impl core::fmt::Display for ConfigError {
                 "max_payload must be at least {HELLO_MIN_PAYLOAD} bytes (a HELLO payload)"
             ),
             ConfigError::MaxLineZero => f.write_str("max_line must be at least 1 byte"),
+            ConfigError::MaxPayloadTooLargeForUnicode => write!(
+                f,
+                "with the unicode transform max_payload must be at most {} bytes",
+                u32::MAX / 3
+            ),
         }
     }
 }
@@ -99,6 +134,11 @@ impl Config {
         }
         if self.max_line == 0 {
             return Err(ConfigError::MaxLineZero);
+        }
+        if !self.transform.is_length_preserving()
+            && self.max_payload as u64 * self.transform.max_growth() as u64 > u32::MAX as u64
+        {
+            return Err(ConfigError::MaxPayloadTooLargeForUnicode);
         }
         Ok(())
     }

@@ -76,8 +76,11 @@ impl<'a> Feeder<'a> {
 
     /// Reads the next chunk of input (if the buffer has room); true if any
     /// byte came in.
-    fn read_chunk(&mut self) -> bool {
-        if self.all_read() || self.read - self.consumed >= MAX_BUFFERED {
+    /// The buffer grows past [`MAX_BUFFERED`] only as far as the session
+    /// says it needs (a whole DATA payload under a unicode transform).
+    fn read_chunk(&mut self, server: &Server) -> bool {
+        let limit = MAX_BUFFERED.max(server.input_needed());
+        if self.all_read() || self.read - self.consumed >= limit {
             return false;
         }
         let n = self.splits.next().min(self.input.len() - self.read);
@@ -171,7 +174,7 @@ pub fn drive(server: &mut Server, input: &[u8], splits: &[usize], windows: &[usi
     let mut f = Feeder::new(input, splits, windows);
     let mut ended = false;
     while !server.is_finished() {
-        let mut progressed = f.read_chunk();
+        let mut progressed = f.read_chunk(server);
         if f.all_read() && !ended {
             server.handle_end_of_input();
             ended = true;
@@ -254,7 +257,7 @@ fn answer_all(server: &mut Server, f: &mut Feeder<'_>) -> bool {
         if server.is_finished() {
             return false;
         }
-        let mut progressed = f.read_chunk();
+        let mut progressed = f.read_chunk(server);
         let p = f.offer(server, now);
         progressed |= p.consumed > 0 || p.produced > 0;
         let quiet = f.all_read()

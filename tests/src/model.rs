@@ -150,9 +150,22 @@ pub fn upper(bytes: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-fn transform(config: &Config, bytes: &[u8]) -> Vec<u8> {
+/// The Unicode uppercase of `bytes`: each valid UTF-8 run through
+/// `str::to_uppercase`, every byte of an invalid sequence unchanged.
+pub fn unicode_upper(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().to_uppercase().as_bytes());
+        out.extend_from_slice(chunk.invalid());
+    }
+    out
+}
+
+/// The configured transform of one whole message.
+pub fn transform(config: &Config, bytes: &[u8]) -> Vec<u8> {
     match config.transform {
         TransformKind::Ascii => upper(bytes),
+        TransformKind::Unicode => unicode_upper(bytes),
     }
 }
 
@@ -192,6 +205,7 @@ pub fn server_hello(config: &Config) -> Vec<u8> {
     payload.extend_from_slice(&config.max_payload.to_be_bytes());
     payload.push(match config.transform {
         TransformKind::Ascii => 0,
+        TransformKind::Unicode => 1,
     });
     encode_frame(kind::HELLO, &payload)
 }
@@ -263,17 +277,26 @@ fn run_line(config: &Config, input: &[u8]) -> (Vec<u8>, After) {
     let max = config.max_line as usize;
     let mut output = Vec::new();
     let mut in_line = 0usize;
-    for &byte in input {
+    // Lines are transformed whole: no UTF-8 sequence spans an LF, and the
+    // streamed prefix of an overlong line ends in bytes flushed unchanged,
+    // which is what transforming that prefix whole gives too.
+    let mut line_start = 0;
+    for (at, &byte) in input.iter().enumerate() {
         if in_line == max {
+            output.extend_from_slice(&transform(config, &input[line_start..at]));
             output.push(b'\n');
             output.extend_from_slice(
                 format!("error: line too long (limit {max} bytes)\n").as_bytes(),
             );
             return (output, After::Closed(CloseReason::LineTooLong));
         }
-        output.extend_from_slice(&transform(config, &[byte]));
         in_line = if byte == b'\n' { 0 } else { in_line + 1 };
+        if byte == b'\n' {
+            output.extend_from_slice(&transform(config, &input[line_start..=at]));
+            line_start = at + 1;
+        }
     }
+    output.extend_from_slice(&transform(config, &input[line_start..]));
     let open = Open::Stream {
         mid_line: in_line > 0,
     };
@@ -352,6 +375,14 @@ fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
                 }
                 output.extend_from_slice(&server_hello(config));
                 hello_done = true;
+            }
+            kind::DATA if len > 0 && config.transform == TransformKind::Unicode => {
+                // Store-and-forward: the response length is known only
+                // once the whole payload is in.
+                if !whole {
+                    return inside(false);
+                }
+                output.extend_from_slice(&encode_frame(kind::DATA, &transform(config, payload)));
             }
             kind::DATA | kind::PING => {
                 // Cut-through: the response header goes out with the

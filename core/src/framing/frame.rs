@@ -3,7 +3,11 @@
 //!
 //! Cut-through: the response header of a DATA or PING is emitted as soon as
 //! the request header is in, since a length-preserving transform knows the
-//! response length then. From that moment a response is under way, which
+//! response length then. A transform that is not length-preserving
+//! (unicode) knows it only once the whole payload is in, so the decoder
+//! consumes nothing of a DATA payload until the caller offers all of it in
+//! one slice ([`crate::Server::input_needed`] says how much): the payload is
+//! stored in the caller's buffer, never in the session. From that moment a response is under way, which
 //! decides what end of input and idle timeout may still send: a frame cannot
 //! be slipped into the middle of another frame's payload.
 
@@ -26,6 +30,9 @@ pub(crate) struct FrameServer {
     hello_done: bool,
     /// A response header has been emitted for the frame in progress.
     responding: bool,
+    /// A DATA payload waits to be whole before its response header (whose
+    /// length a non-length-preserving transform knows only at the end).
+    stored: bool,
     header: [u8; HEADER_LEN],
     header_fill: u8,
     kind: Kind,
@@ -40,6 +47,7 @@ impl FrameServer {
             stage: Stage::Header,
             hello_done: false,
             responding: false,
+            stored: false,
             header: [0; HEADER_LEN],
             header_fill: 0,
             kind: Kind::Hello,
@@ -51,6 +59,15 @@ impl FrameServer {
 
     pub(crate) fn hello_done(&self) -> bool {
         self.hello_done
+    }
+
+    /// The least input, in one slice, this decoder needs to move on.
+    pub(crate) fn input_needed(&self) -> usize {
+        if self.stored {
+            self.remaining as usize
+        } else {
+            1
+        }
     }
 
     pub(crate) fn at_boundary(&self) -> bool {
@@ -97,14 +114,23 @@ impl FrameServer {
                     if i == input.len() {
                         return i;
                     }
+                    if self.stored {
+                        // Store-and-forward, in the caller's buffer: take
+                        // nothing until the whole payload is offered.
+                        let payload = self.remaining as usize;
+                        if input.len() - i < payload {
+                            return i;
+                        }
+                        let len = cx.transform.output_len(&input[i..i + payload]);
+                        cx.out.emit(&Header::new(Kind::Data, len as u32).to_bytes());
+                        self.stored = false;
+                        self.responding = true;
+                        continue;
+                    }
                     let take = (input.len() - i).min(self.remaining as usize);
                     let chunk = &input[i..i + take];
                     let n = match self.kind {
-                        Kind::Data => {
-                            let (c, w) = cx.transform.apply(chunk, cx.out.spare());
-                            cx.out.advance(w);
-                            c
-                        }
+                        Kind::Data => cx.transform(chunk),
                         Kind::Ping => {
                             let spare = cx.out.spare();
                             let n = chunk.len().min(spare.len());
@@ -155,6 +181,9 @@ impl FrameServer {
                 send_error(cx, ErrorCode::Malformed, &[b"HELLO payload too short"])
             }
             Kind::Hello => self.hello_fill = 0,
+            Kind::Data if h.len > 0 && !cx.transform.is_length_preserving() => {
+                self.stored = true;
+            }
             Kind::Data | Kind::Ping => {
                 let reply = if kind == Kind::Data {
                     Kind::Data
@@ -199,6 +228,11 @@ impl FrameServer {
     }
 
     fn on_payload_end(&mut self, cx: &mut Cx<'_, '_>) {
+        if self.kind == Kind::Data {
+            // Each DATA is transformed on its own: a sequence cut at its end
+            // goes out unchanged, and the next frame starts clean.
+            cx.flush_transform();
+        }
         if self.kind == Kind::Hello {
             let hello = ServerHello {
                 max_payload: cx.config.max_payload,

@@ -36,8 +36,7 @@ impl Line {
                 Some(p) => (p + 1, true),
                 None => (chunk.len(), false),
             };
-            let (consumed, written) = cx.transform.apply(&chunk[..end], cx.out.spare());
-            cx.out.advance(written);
+            let consumed = cx.transform(&chunk[..end]);
             i += consumed;
             if complete && consumed == end {
                 self.len = 0;

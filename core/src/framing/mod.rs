@@ -27,6 +27,24 @@ pub(crate) struct Cx<'c, 'o> {
 }
 
 impl Cx<'_, '_> {
+    /// Transforms a prefix of `input` into the window; returns how much of
+    /// `input` it took.
+    #[inline]
+    pub(crate) fn transform(&mut self, input: &[u8]) -> usize {
+        let (consumed, written) = self.transform.apply(input, self.out.spare());
+        self.out.advance(written);
+        if consumed == 0 && written == 0 && !input.is_empty() && !self.out.spare().is_empty() {
+            // The window has room, but not for the whole uppercase of the
+            // next character (`ß` is 2 bytes, `ΐ` 6): let it spill through
+            // the control queue so any window size makes progress.
+            let mut spill = [0u8; 16];
+            let (consumed, written) = self.transform.apply(input, &mut spill);
+            self.out.emit(&spill[..written]);
+            return consumed;
+        }
+        consumed
+    }
+
     /// Writes the transform's held-back bytes, unchanged, as control bytes.
     pub(crate) fn flush_transform(&mut self) {
         let mut held = [0u8; 4];
@@ -92,6 +110,14 @@ impl Decoder {
         match self {
             Decoder::Frame(d) => d.idle(cx),
             _ => cx.close = Some(CloseReason::IdleTimeout),
+        }
+    }
+
+    /// The least input, in one slice, the decoder needs to move on.
+    pub(crate) fn input_needed(&self) -> usize {
+        match self {
+            Decoder::Frame(d) => d.input_needed(),
+            _ => 1,
         }
     }
 

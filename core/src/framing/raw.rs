@@ -9,8 +9,6 @@ pub(crate) struct Raw;
 impl Raw {
     #[inline]
     pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
-        let (consumed, written) = cx.transform.apply(input, cx.out.spare());
-        cx.out.advance(written);
-        consumed
+        cx.transform(input)
     }
 }

@@ -131,7 +131,12 @@ impl Server {
             };
             let n = self.decoder.input(&mut cx, &input[consumed..]);
             consumed += n;
-            if cx.close.is_none() && !cx.out.is_blocked() && consumed == input.len() {
+            // Everything offered is taken, or (when input has ended, so
+            // all there is was offered) the decoder waits for more than
+            // there is: a DATA payload stored for a unicode response.
+            let starved = consumed == input.len()
+                || (self.input_ended && self.decoder.input_needed() > input.len() - consumed);
+            if cx.close.is_none() && !cx.out.is_blocked() && starved {
                 if self.input_ended && !self.end_handled {
                     self.end_handled = true;
                     self.decoder.end_of_input(&mut cx);
@@ -269,6 +274,15 @@ impl Server {
             Decoder::Line(_) => Some(Framing::Line),
             Decoder::Frame(_) => Some(Framing::Frame),
         }
+    }
+
+    /// The least input the session needs offered in one slice to make
+    /// progress: 1, except in a frame session with a transform that is not
+    /// length-preserving, which waits for a whole DATA payload (up to
+    /// `max_payload` bytes) before answering it. A caller with a fixed
+    /// input buffer must make it at least `max_payload` bytes then.
+    pub fn input_needed(&self) -> usize {
+        self.decoder.input_needed()
     }
 
     /// True once the session will produce nothing new.

@@ -36,12 +36,14 @@ pub trait Transform {
 #[derive(Clone, Debug)]
 pub(crate) enum AnyTransform {
     Ascii(Ascii),
+    Unicode(Unicode),
 }
 
 impl AnyTransform {
     pub(crate) fn new(kind: TransformKind) -> Self {
         match kind {
             TransformKind::Ascii => AnyTransform::Ascii(Ascii),
+            TransformKind::Unicode => AnyTransform::Unicode(Unicode::default()),
         }
     }
 
@@ -49,12 +51,54 @@ impl AnyTransform {
     pub(crate) fn apply(&mut self, input: &[u8], out: &mut [u8]) -> (usize, usize) {
         match self {
             AnyTransform::Ascii(t) => t.apply(input, out),
+            AnyTransform::Unicode(t) => t.apply(input, out),
         }
     }
 
     pub(crate) fn flush(&mut self, out: &mut [u8]) -> usize {
         match self {
             AnyTransform::Ascii(t) => t.flush(out),
+            AnyTransform::Unicode(t) => t.flush(out),
         }
     }
+
+    pub(crate) fn is_length_preserving(&self) -> bool {
+        match self {
+            AnyTransform::Ascii(_) => Ascii::LENGTH_PRESERVING,
+            AnyTransform::Unicode(_) => Unicode::LENGTH_PRESERVING,
+        }
+    }
+
+    /// How long the transform of the whole of `input` is, held bytes
+    /// included, without changing this transform's state.
+    pub(crate) fn output_len(&self, input: &[u8]) -> usize {
+        let mut t = self.clone();
+        let mut scratch = [0u8; 64];
+        let mut total = 0;
+        let mut i = 0;
+        while i < input.len() {
+            let (c, w) = t.apply(&input[i..], &mut scratch);
+            if c == 0 && w == 0 {
+                break; // unreachable: 64 bytes hold any one expansion
+            }
+            i += c;
+            total += w;
+        }
+        total + t.flush(&mut scratch)
+    }
+}
+
+/// Transforms one whole message (a UDP datagram) into `out`: returns the
+/// length written, or `None` if `out` is too small for all of it.
+pub fn transform_message(kind: TransformKind, input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut t = AnyTransform::new(kind);
+    let (consumed, written) = t.apply(input, out);
+    if consumed < input.len() {
+        return None;
+    }
+    let held = t.flush(&mut out[written..]);
+    if t.flush(&mut [0u8; 4]) > 0 {
+        return None; // the held bytes did not all fit
+    }
+    Some(written + held)
 }
