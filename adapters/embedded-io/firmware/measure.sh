@@ -37,11 +37,37 @@ for crate, size in sorted(sums.items(), key=lambda kv: -kv[1]):
     print(f"{size:7d}  {crate}")
 print(f"{total:7d}  total")
 '
+echo "== .text by source file of each instruction (DWARF line info; inlined code counts where it was written)"
+"$bin/llvm-objdump" -d -l --section=.text "$elf" | python3 -c '
+import re, sys
+sums, total, where = {}, 0, "unknown"
+insn = re.compile(r"^\s+[0-9a-f]+:\s+((?:[0-9a-f]{2,8} )+)\s")
+for line in sys.stdin:
+    if line.startswith("; /"):
+        path = line[2:].rsplit(":", 1)[0]
+        if "/core/src/" in path and "/library/" not in path and "registry" not in path: where = "shout-core (core/src)"
+        elif "/adapters/embedded-io/src/" in path: where = "shout-embedded-io (adapters/embedded-io/src)"
+        elif "/firmware/src/" in path: where = "firmware (main.rs, pl011.rs)"
+        elif "/library/core/" in path: where = "Rust core library, inlined (slices, ptr, iterators, Option...)"
+        elif "compiler_builtins" in path or "compiler-builtins" in path: where = "compiler_builtins (memcpy, memmove, memset)"
+        elif "/memchr-" in path or "/heapless-" in path: where = "shout-core dependencies (memchr, heapless)"
+        elif "cortex-m" in path: where = "cortex-m, cortex-m-rt, semihosting"
+        else: where = "other: " + "/".join(path.split("/")[-3:])
+        continue
+    m = insn.match(line)
+    if m:
+        n = len(m.group(1).replace(" ", "")) // 2
+        sums[where] = sums.get(where, 0) + n
+        total += n
+for k, v in sorted(sums.items(), key=lambda kv: -kv[1]):
+    print(f"{v:7d}  {k}")
+print(f"{total:7d}  total .text")
+'
 dump="$(mktemp /tmp/shout-ram.XXXXXX)"
 echo "== stack high-water mark after the QEMU end-to-end scenario"
 root="$(cd "$here/../../.." && pwd)"
 (cd "$root" && CARGO_TARGET_DIR="${HOST_CARGO_TARGET_DIR:-$root/target}" SHOUT_QEMU_REQUIRED=1 SHOUT_FIRMWARE_ELF="$elf" SHOUT_QEMU_RAM_DUMP="$dump" \
-  cargo test --quiet -p shout-embedded-io --test qemu -- --nocapture >/dev/null)
+  cargo test --quiet -p shout-embedded-io --test qemu -- --nocapture >"${QEMU_LOG:-/dev/null}" 2>&1)
 sheap=$("$bin/llvm-nm" "$elf" | awk '$3 == "__sheap" { print $1 }')
 python3 - "$dump" "$sheap" <<'PY'
 import sys
