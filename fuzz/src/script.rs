@@ -155,7 +155,9 @@ pub enum Op {
     Shutdown,
     /// 8: the clock moves by `n` seconds (u8).
     AdvanceSecs(u8),
-    /// 9: `poll_output` with a window of this many bytes (u8; 255 = 4096).
+    /// 9: `poll_output` with a window of this many bytes (u8; 255 = 4096);
+    /// after end of input or during a drain, while input is held, an offer
+    /// instead (an empty call then means "nothing more is waiting").
     Poll(u8),
 }
 
