@@ -48,6 +48,13 @@ impl<'a> Engine<'a> {
         if tx.is_empty() {
             return Err(SetupError::EmptyTxBuffer);
         }
+        if !config.transform.is_length_preserving() && rx.len() < config.max_payload as usize {
+            // The session answers such a DATA only once its whole payload
+            // is offered at once.
+            return Err(SetupError::RxBufferTooSmall {
+                needed: config.max_payload as usize,
+            });
+        }
         let server = Server::new(config, now)?;
         Ok(Engine {
             config,
@@ -132,8 +139,9 @@ impl<'a> Engine<'a> {
     }
 
     /// The link's input ended. The session hears of it once it has taken
-    /// every byte read before: on a continuous link those bytes may still
-    /// start further sessions, and only the last one sees the end.
+    /// every byte read before (or can take no more of them): on a
+    /// continuous link those bytes may still start further sessions, and
+    /// only the last one sees the end.
     pub(crate) fn end_of_input(&mut self) {
         self.input_ended = true;
     }
@@ -240,27 +248,67 @@ impl<'a> Engine<'a> {
                 self.sessions_ended += 1;
             }
             if consumed == 0 && produced == 0 && !closed_now {
-                return progress;
+                let starved = self.input_ended
+                    && !self.eof_delivered
+                    && !self.server.is_closed()
+                    && self.tx_end < self.tx.len();
+                if !starved {
+                    return progress;
+                }
+                // The session waits for more than the link will ever send
+                // (a unicode DATA cut off by the end of input): now it
+                // must hear of the end.
+                self.server.handle_end_of_input();
+                self.eof_delivered = true;
             }
             progress = true;
         }
     }
 
     /// One `handle_input` call on the waiting input and the free part of
-    /// `tx`. The call that closes a session consumes input only up to the
-    /// point where the session ended (after a CLOSE header, before the byte
-    /// that made a line too long), so on a continuous link the rest is
-    /// still in `rx` for the next session. A closed session is offered no
-    /// input, only the chance to flush what it still holds.
+    /// `tx`. A closed session is offered no input, only the chance to flush
+    /// what it still holds.
+    ///
+    /// On a continuous link the bytes after a session's end belong to the
+    /// next session, so where a session ends must not depend on how the
+    /// link happened to split the input into reads. The core stops
+    /// consuming where a session closes, but how far that is can still
+    /// depend on how much was offered at once (a bad HELLO's payload bytes
+    /// after its first six are taken when they arrive in the same call, not
+    /// otherwise). So when a call closes the session, the driver finds the
+    /// shortest prefix of the input that closes it (closing is monotone in
+    /// the prefix length) and replays exactly that prefix: the session then
+    /// ends where it would had the bytes arrived one at a time.
     fn feed(&mut self, now: Instant) -> (usize, usize) {
-        let input: &[u8] = if self.server.is_closed() {
+        let closed = self.server.is_closed();
+        let input: &[u8] = if closed {
             &[]
         } else {
             &self.rx[self.rx_start..self.rx_end]
         };
-        let p = self
-            .server
-            .handle_input(now, input, &mut self.tx[self.tx_end..]);
+        let out = &mut self.tx[self.tx_end..];
+        if self.mode == LinkMode::Stream || closed || self.eof_delivered || input.len() < 2 {
+            let p = self.server.handle_input(now, input, out);
+            return (p.consumed, p.produced);
+        }
+        let before = self.server.clone();
+        let p = self.server.handle_input(now, input, out);
+        if !self.server.is_closed() {
+            return (p.consumed, p.produced);
+        }
+        let (mut open, mut closes) = (0, input.len());
+        while closes - open > 1 {
+            let mid = open + (closes - open) / 2;
+            let mut trial = before.clone();
+            trial.handle_input(now, &input[..mid], out);
+            if trial.is_closed() {
+                closes = mid;
+            } else {
+                open = mid;
+            }
+        }
+        self.server = before;
+        let p = self.server.handle_input(now, &input[..closes], out);
         (p.consumed, p.produced)
     }
 }

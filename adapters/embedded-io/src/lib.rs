@@ -99,6 +99,13 @@ pub enum SetupError {
     EmptyRxBuffer,
     /// The transmit buffer is empty: nothing could ever be sent.
     EmptyTxBuffer,
+    /// A transform that is not length-preserving (unicode) answers a DATA
+    /// only once its whole payload is in the receive buffer, so that buffer
+    /// must hold `max_payload` bytes.
+    RxBufferTooSmall {
+        /// The receive buffer size this configuration needs.
+        needed: usize,
+    },
 }
 
 impl core::fmt::Display for SetupError {
@@ -111,6 +118,10 @@ impl core::fmt::Display for SetupError {
             SetupError::EmptyTxBuffer => {
                 f.write_str("the transmit buffer must hold at least 1 byte")
             }
+            SetupError::RxBufferTooSmall { needed } => write!(
+                f,
+                "the receive buffer must hold max_payload ({needed}) bytes for this transform"
+            ),
         }
     }
 }

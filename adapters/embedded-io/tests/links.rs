@@ -7,7 +7,7 @@ mod common;
 use common::{frame, hello, reference, server_hello, Behaviour, Op, TestLink, KINDS};
 use embedded_io::ErrorKind;
 use proptest::prelude::*;
-use shout_core::{Config, Duration, Framing, Instant};
+use shout_core::{Config, Duration, Framing, Instant, TransformKind};
 use shout_embedded_io::{BlockingServer, Error, LinkMode, NbServer, Progress, SetupError};
 
 const MAX_PAYLOAD: u32 = 64;
@@ -277,6 +277,31 @@ proptest! {
         got.sort_by_key(|e| format!("{e:?}"));
         prop_assert_eq!(got, want);
         prop_assert!(run.link.eofs <= 1);
+    }
+
+    /// The unicode transform (store-and-forward DATA) over a connection,
+    /// with a receive buffer of max_payload bytes.
+    #[test]
+    fn unicode_stream_matches_reference(
+        framing in framing(), input in prop_oneof![
+            link_input(),
+            prop::collection::vec(
+                prop::sample::select(vec!["straße ", "é", "ŉ", "abc", "\n", "\u{10428}", "\u{1f600}"]),
+                1..20,
+            ).prop_map(|words| words.concat().into_bytes()),
+        ],
+        b in behaviour(), blocking in any::<bool>(), rx in 64usize..300, tx in buf_size(),
+    ) {
+        let cfg = config(framing).with_transform(TransformKind::Unicode);
+        let (_, expected) = reference(cfg, LinkMode::Stream, &input);
+        let run = if blocking {
+            run_blocking(cfg, LinkMode::Stream, &input, Behaviour { not_ready_pct: 0, ..b }, rx, tx)
+        } else {
+            run_nb(cfg, LinkMode::Stream, &input, b, rx, tx)
+        };
+        prop_assert!(run.finished);
+        prop_assert!(run.errors.is_empty());
+        prop_assert_eq!(run.output, expected);
     }
 
     /// A UART never ends its input: everything up to the last byte is
@@ -550,6 +575,19 @@ fn empty_buffers_and_bad_config_are_refused() {
             Instant::ZERO
         ),
         Err(SetupError::EmptyTxBuffer)
+    ));
+    let mut big_tx = [0u8; 8];
+    let mut small_rx = [0u8; 63];
+    assert!(matches!(
+        NbServer::new(
+            &mut link,
+            cfg.with_transform(TransformKind::Unicode),
+            LinkMode::Stream,
+            &mut small_rx,
+            &mut big_tx,
+            Instant::ZERO
+        ),
+        Err(SetupError::RxBufferTooSmall { needed: 64 })
     ));
     assert!(matches!(
         NbServer::new(

@@ -214,54 +214,63 @@ impl WriteReady for TestLink {
 }
 
 /// What the link must carry for `input`, worked out by driving
-/// `shout_core::Server`s by hand, one input byte per call, so a session's
-/// close point is the byte that closed it. Returns the output before the
-/// input ends, and the whole output once the end of input was handled.
-/// Time stands still (no timeouts).
+/// `shout_core::Server`s by hand through a large window; on a continuous
+/// link the input after a session's end starts the next one. Returns
+/// the output before the input ends (when nothing moves any more), and the
+/// whole output once the end of input was handled. Time stands still.
 pub fn reference(config: Config, mode: LinkMode, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let now = Instant::ZERO;
     let mut out = Vec::new();
     let mut window = [0u8; 256];
     let mut server = Server::new(config, now).expect("test config is valid");
     let mut i = 0;
+    let mut eof = false;
+    let mut before_end = None;
     let mut budget = 10 * input.len() + 1000;
-    // Feed every byte.
-    while i < input.len() {
+    // A length-preserving session is fed one byte per call, so each
+    // session ends exactly at the byte that closed it. A unicode session
+    // answers a DATA only when its whole payload is offered at once, so it
+    // gets all the rest (only compared on connections, which end at the
+    // first close).
+    let one_at_a_time = config.transform.is_length_preserving();
+    loop {
         budget -= 1;
         assert!(budget > 0, "reference model stuck");
         if server.is_finished() {
-            if mode == LinkMode::Stream {
-                return (out.clone(), out);
+            if mode == LinkMode::Stream || (i == input.len() && eof) {
+                break;
+            }
+            if i == input.len() {
+                // Everything answered; the end of input would only reach
+                // a fresh session, which closes without a byte.
+                before_end = Some(out.clone());
+                break;
             }
             server = Server::new(config, now).unwrap();
+            if eof {
+                server.handle_end_of_input();
+            }
+            continue;
         }
-        let input_now: &[u8] = if server.is_closed() {
+        let was_closed = server.is_closed();
+        let piece: &[u8] = if was_closed {
             &[]
+        } else if one_at_a_time {
+            &input[i..(i + 1).min(input.len())]
         } else {
-            &input[i..i + 1]
+            &input[i..]
         };
-        let p = server.handle_input(now, input_now, &mut window);
+        let p = server.handle_input(now, piece, &mut window);
         out.extend_from_slice(&window[..p.produced]);
         i += p.consumed;
-    }
-    let drain = |server: &mut Server, out: &mut Vec<u8>, budget: &mut usize| {
-        while !server.is_finished() {
-            *budget -= 1;
-            assert!(*budget > 0, "reference model stuck at the end");
-            let mut window = [0u8; 256];
-            let p = server.handle_input(now, &[], &mut window);
-            out.extend_from_slice(&window[..p.produced]);
+        if p.consumed == 0 && p.produced == 0 && server.is_closed() == was_closed {
+            assert!(!eof, "reference model stuck after end of input");
+            before_end = Some(out.clone());
+            eof = true;
+            server.handle_end_of_input();
         }
-    };
-    if server.is_closed() {
-        drain(&mut server, &mut out, &mut budget);
     }
-    let before_end = out.clone();
-    if !server.is_closed() {
-        server.handle_end_of_input();
-    }
-    drain(&mut server, &mut out, &mut budget);
-    (before_end, out)
+    (before_end.unwrap_or_else(|| out.clone()), out)
 }
 
 /// A frame: kind, u32 BE length, payload.
@@ -296,22 +305,34 @@ pub fn reference_burst_then_quiet(config: Config, input: &[u8]) -> Vec<u8> {
     let mut server = Server::new(config, now).expect("valid config");
     let mut i = 0;
     let mut budget = 10 * input.len() + 1000;
-    while i < input.len() || (server.is_closed() && !server.is_finished()) {
+    loop {
         budget -= 1;
         assert!(budget > 0, "reference model stuck");
         if server.is_finished() {
+            if i == input.len() {
+                return out;
+            }
             server = Server::new(config, now).unwrap();
         }
-        let piece: &[u8] = if server.is_closed() {
+        let was_closed = server.is_closed();
+        let piece: &[u8] = if was_closed {
             &[]
         } else {
-            &input[i..i + 1]
+            &input[i..(i + 1).min(input.len())]
         };
         let p = server.handle_input(now, piece, &mut window);
         out.extend_from_slice(&window[..p.produced]);
         i += p.consumed;
+        if p.consumed == 0 && p.produced == 0 && server.is_closed() == was_closed {
+            break;
+        }
     }
-    if !server.is_finished() && server.framing().is_some() {
+    assert_eq!(
+        i,
+        input.len(),
+        "a length-preserving session takes all input"
+    );
+    if server.framing().is_some() {
         let idle = config.idle_timeout.expect("an idle timeout");
         server.handle_timeout(now + idle);
         while !server.is_finished() {
