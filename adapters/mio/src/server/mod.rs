@@ -195,9 +195,9 @@ fn describe_bind_error(addr: SocketAddr, e: &io::Error) -> String {
     }
 }
 
-/// Holding many connections needs many descriptors: lift the soft limit
-/// to the hard one.
-fn raise_open_files_limit() {
+/// Holding many connections needs many descriptors: lifts the soft
+/// limit to the hard one.
+pub fn raise_open_files_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

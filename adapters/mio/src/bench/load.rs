@@ -1,0 +1,655 @@
+//! The load generator: one `mio` loop on one thread driving every
+//! connection (so it can be pinned to one core), verifying every byte of
+//! every response against what the transform must give.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+
+use super::{Expect, Mode, Report, Spec};
+
+const CHUNK: usize = 64 * 1024;
+/// Connections being set up at once (keeps the listen queue from
+/// overflowing when thousands connect).
+const CONNECTING_AT_ONCE: usize = 256;
+/// How long a run may wait for its last responses after the deadline.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// The bytes a request/response connection sends and expects, every
+/// request alike.
+struct Script {
+    hello: Vec<u8>,
+    hello_reply_len: usize,
+    request: Vec<u8>,
+    response: Vec<u8>,
+}
+
+fn script(spec: &Spec) -> Script {
+    let letters = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 26) as u8).collect() };
+    let map = |b: &[u8]| match spec.expect {
+        Expect::Upper => b.to_ascii_uppercase(),
+        Expect::Echo => b.to_vec(),
+    };
+    match spec.mode {
+        Mode::Raw | Mode::Hold | Mode::Udp => Script {
+            hello: Vec::new(),
+            hello_reply_len: 0,
+            request: Vec::new(),
+            response: Vec::new(),
+        },
+        Mode::Line => {
+            let mut request = letters(spec.payload.saturating_sub(1));
+            request.push(b'\n');
+            let response = map(&request);
+            Script {
+                hello: Vec::new(),
+                hello_reply_len: 0,
+                request,
+                response,
+            }
+        }
+        _ => {
+            let payload = letters(spec.payload);
+            let mut request = vec![1];
+            request.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            request.extend_from_slice(&payload);
+            let mut response = request[..5].to_vec();
+            response.extend_from_slice(&map(&payload));
+            let (hello, hello_reply_len) = match spec.expect {
+                Expect::Upper => (shout_core::Client::hello_frame().to_vec(), 16),
+                // The echo ceiling speaks no protocol: no handshake.
+                Expect::Echo => (Vec::new(), 0),
+            };
+            Script {
+                hello,
+                hello_reply_len,
+                request,
+                response,
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Stage {
+    Connecting,
+    Handshake,
+    Running,
+    Done,
+}
+
+struct Conn {
+    stream: TcpStream,
+    stage: Stage,
+    out: Vec<u8>,
+    out_at: usize,
+    in_flight: VecDeque<Instant>,
+    /// Position in the response (or HELLO reply) being read.
+    at: usize,
+    sent: u64,
+    received: u64,
+}
+
+/// Progress lines on stderr, once a second.
+struct Progress {
+    start: Instant,
+    next: Instant,
+    label: &'static str,
+}
+
+impl Progress {
+    fn new(label: &'static str) -> Self {
+        let start = Instant::now();
+        Progress {
+            start,
+            next: start + Duration::from_secs(1),
+            label,
+        }
+    }
+
+    fn tick(&mut self, now: Instant, what: impl FnOnce() -> String) {
+        if now >= self.next {
+            self.next += Duration::from_secs(1);
+            let t = now.duration_since(self.start).as_secs_f64();
+            eprintln!("bench {}: {t:5.1} s  {}", self.label, what());
+        }
+    }
+}
+
+fn connect_one(poll: &Poll, addr: SocketAddr, key: usize) -> io::Result<TcpStream> {
+    let mut s = TcpStream::connect(addr)?;
+    poll.registry()
+        .register(&mut s, Token(key), Interest::READABLE | Interest::WRITABLE)?;
+    Ok(s)
+}
+
+/// Raw bulk, line and frame request/response.
+pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
+    crate::server::raise_open_files_limit();
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let script = script(spec);
+    let bulk = spec.mode == Mode::Raw;
+    let pattern: Vec<u8> = (0..CHUNK).map(|i| b'a' + (i % 26) as u8).collect();
+    let expected_bulk = match spec.expect {
+        Expect::Upper => pattern.to_ascii_uppercase(),
+        Expect::Echo => pattern.clone(),
+    };
+    let mut conns: Vec<Conn> = Vec::with_capacity(spec.connections);
+    for key in 0..spec.connections {
+        conns.push(Conn {
+            stream: connect_one(&poll, spec.addr, key)?,
+            stage: Stage::Connecting,
+            out: Vec::new(),
+            out_at: 0,
+            in_flight: VecDeque::with_capacity(spec.depth),
+            at: 0,
+            sent: 0,
+            received: 0,
+        });
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let mut latencies: Vec<u32> = Vec::new();
+    let mut completed: u64 = 0;
+    let mut errors: u64 = 0;
+    let mut first_error: Option<String> = None;
+    let mut running = 0usize;
+    let mut start = None::<Instant>;
+    let mut deadline = None::<Instant>;
+    let mut finished_at = None::<Instant>;
+    let mut progress = Progress::new(spec.mode.name());
+    let setup_limit = Instant::now() + Duration::from_secs(30);
+    let mut active = spec.connections;
+    loop {
+        let now = Instant::now();
+        if start.is_none() && now > setup_limit {
+            return Err(io::Error::other("connections were not set up within 30 s"));
+        }
+        if let Some(d) = deadline {
+            if now >= d + GRACE {
+                break;
+            }
+            if !bulk && now >= d && conns.iter().all(|c| c.in_flight.is_empty()) {
+                break;
+            }
+        }
+        if active == 0 {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        let now = Instant::now();
+        for ev in events.iter() {
+            let key = ev.token().0;
+            let c = &mut conns[key];
+            if c.stage == Stage::Done {
+                continue;
+            }
+            if c.stage == Stage::Connecting {
+                if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+                    return Err(io::Error::other(format!("connect to {}: {e}", spec.addr)));
+                }
+                if c.stream.peer_addr().is_err() {
+                    continue; // not connected yet
+                }
+                let _ = c.stream.set_nodelay(true);
+                c.stage = Stage::Handshake;
+                c.out.extend_from_slice(&script.hello);
+                if script.hello_reply_len == 0 {
+                    c.stage = Stage::Running;
+                    running += 1;
+                }
+            }
+            let result = if bulk && start.is_none() {
+                Ok(()) // bulk starts when everyone is connected
+            } else if bulk {
+                drive_bulk(c, spec.bytes, &pattern, &expected_bulk, &mut buf)
+            } else {
+                drive_rr(
+                    c,
+                    &script,
+                    spec.depth,
+                    deadline.is_none_or(|d| now < d),
+                    &mut buf,
+                    now,
+                    &mut latencies,
+                    &mut completed,
+                    &mut running,
+                )
+            };
+            if let Err(why) = result {
+                errors += 1;
+                first_error.get_or_insert(why);
+                c.stage = Stage::Done;
+                active -= 1;
+            } else if bulk && c.received >= spec.bytes {
+                c.stage = Stage::Done;
+                active -= 1;
+                if active == 0 {
+                    finished_at = Some(now);
+                }
+            }
+        }
+        if start.is_none() && running == spec.connections {
+            // Everyone connected: the clock starts now, for everyone.
+            let t = Instant::now();
+            start = Some(t);
+            deadline = Some(t + spec.duration);
+            if !bulk {
+                for c in conns.iter_mut() {
+                    for _ in 0..spec.depth {
+                        c.out.extend_from_slice(&script.request);
+                        c.in_flight.push_back(t);
+                    }
+                    if let Err(why) = flush(c) {
+                        errors += 1;
+                        first_error.get_or_insert(why);
+                    }
+                }
+            } else {
+                for c in conns.iter_mut() {
+                    let _ = drive_bulk(c, spec.bytes, &pattern, &expected_bulk, &mut buf);
+                }
+            }
+        }
+        if let Some(s) = start {
+            let total: u64 = conns.iter().map(|c| c.received).sum();
+            progress.tick(now, || {
+                if bulk {
+                    format!("{:.0} MB received", total as f64 / 1e6)
+                } else {
+                    let secs = now.duration_since(s).as_secs_f64().max(1e-9);
+                    format!("{completed} responses ({:.0}/s)", completed as f64 / secs)
+                }
+            });
+        }
+    }
+    let start = start.ok_or_else(|| io::Error::other("no connection was set up"))?;
+    let end = if bulk {
+        finished_at.unwrap_or_else(Instant::now)
+    } else {
+        deadline.unwrap_or_else(Instant::now)
+    };
+    let seconds = end.duration_since(start).as_secs_f64();
+    let bytes: u64 = conns.iter().map(|c| c.received).sum();
+    if bulk {
+        for c in &conns {
+            if c.received < spec.bytes && c.stage != Stage::Done {
+                errors += 1;
+                first_error.get_or_insert_with(|| "bulk transfer did not finish".into());
+            }
+        }
+    }
+    Ok(Report::new(
+        spec,
+        seconds,
+        completed,
+        bytes,
+        &mut latencies,
+        errors,
+        first_error,
+    ))
+}
+
+/// Raw bulk: write `total` bytes of the pattern, then half-close; read and
+/// check the transformed bytes as they come back.
+fn drive_bulk(
+    c: &mut Conn,
+    total: u64,
+    pattern: &[u8],
+    expected: &[u8],
+    buf: &mut [u8],
+) -> Result<(), String> {
+    if c.stage != Stage::Running {
+        return Ok(());
+    }
+    while c.sent < total {
+        let at = (c.sent % pattern.len() as u64) as usize;
+        let n = (pattern.len() - at).min((total - c.sent) as usize);
+        match (&c.stream).write(&pattern[at..at + n]) {
+            Ok(k) => {
+                c.sent += k as u64;
+                if c.sent == total {
+                    let _ = c.stream.shutdown(std::net::Shutdown::Write);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(format!("write: {e}")),
+        }
+    }
+    loop {
+        match (&c.stream).read(buf) {
+            Ok(0) => {
+                if c.received < total {
+                    return Err(format!(
+                        "server closed after {} of {total} bytes",
+                        c.received
+                    ));
+                }
+                return Ok(());
+            }
+            Ok(n) => {
+                let mut got = &buf[..n];
+                while !got.is_empty() {
+                    let at = (c.received % expected.len() as u64) as usize;
+                    let k = (expected.len() - at).min(got.len());
+                    if got[..k] != expected[at..at + k] {
+                        return Err(format!("wrong bytes at offset {}", c.received));
+                    }
+                    c.received += k as u64;
+                    got = &got[k..];
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+fn flush(c: &mut Conn) -> Result<(), String> {
+    while c.out_at < c.out.len() {
+        match (&c.stream).write(&c.out[c.out_at..]) {
+            Ok(n) => {
+                c.sent += n as u64;
+                c.out_at += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(format!("write: {e}")),
+        }
+    }
+    c.out.clear();
+    c.out_at = 0;
+    Ok(())
+}
+
+/// Request/response: check every response byte, time each response, keep
+/// `depth` requests in flight until the deadline.
+#[allow(clippy::too_many_arguments)]
+fn drive_rr(
+    c: &mut Conn,
+    script: &Script,
+    depth: usize,
+    more: bool,
+    buf: &mut [u8],
+    now: Instant,
+    latencies: &mut Vec<u32>,
+    completed: &mut u64,
+    running: &mut usize,
+) -> Result<(), String> {
+    flush(c)?;
+    loop {
+        let n = match (&c.stream).read(buf) {
+            Ok(0) => {
+                if c.in_flight.is_empty() && !more {
+                    c.stage = Stage::Done;
+                    return Ok(());
+                }
+                return Err("server closed the connection".into());
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(format!("read: {e}")),
+        };
+        c.received += n as u64;
+        let mut got = &buf[..n];
+        while !got.is_empty() {
+            if c.stage == Stage::Handshake {
+                let k = (script.hello_reply_len - c.at).min(got.len());
+                let want = b"\0\0\0\0\x0bSHOUT\x01";
+                for (i, &b) in got[..k].iter().enumerate() {
+                    let pos = c.at + i;
+                    if pos < want.len() && b != want[pos] {
+                        return Err("bad server HELLO".into());
+                    }
+                }
+                c.at += k;
+                got = &got[k..];
+                if c.at == script.hello_reply_len {
+                    c.at = 0;
+                    c.stage = Stage::Running;
+                    *running += 1;
+                }
+                continue;
+            }
+            if c.in_flight.is_empty() {
+                return Err("a response nobody asked for".into());
+            }
+            let k = (script.response.len() - c.at).min(got.len());
+            if got[..k] != script.response[c.at..c.at + k] {
+                return Err(format!(
+                    "wrong response bytes: got {:?}",
+                    String::from_utf8_lossy(&got[..k.min(40)])
+                ));
+            }
+            c.at += k;
+            got = &got[k..];
+            if c.at == script.response.len() {
+                c.at = 0;
+                if let Some(sent) = c.in_flight.pop_front() {
+                    if more {
+                        let us = now.duration_since(sent).as_micros();
+                        latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                        *completed += 1;
+                    }
+                }
+                if more && c.in_flight.len() < depth {
+                    c.out.extend_from_slice(&script.request);
+                    c.in_flight.push_back(now);
+                }
+            }
+        }
+    }
+    flush(c)
+}
+
+/// UDP request/response: `connections` sockets, `depth` datagrams each in
+/// flight; a datagram unanswered for a second counts as lost and is sent
+/// again.
+pub fn run_udp(spec: &Spec) -> io::Result<Report> {
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let letters: Vec<u8> = (0..spec.payload).map(|i| b'a' + (i % 26) as u8).collect();
+    let want = match spec.expect {
+        Expect::Upper => letters.to_ascii_uppercase(),
+        Expect::Echo => letters.clone(),
+    };
+    let bind: SocketAddr = if spec.addr.is_ipv4() {
+        "127.0.0.1:0".parse().unwrap()
+    } else {
+        "[::1]:0".parse().unwrap()
+    };
+    let mut socks = Vec::new();
+    for key in 0..spec.connections {
+        let mut s = UdpSocket::bind(bind)?;
+        s.connect(spec.addr)?;
+        poll.registry()
+            .register(&mut s, Token(key), Interest::READABLE)?;
+        socks.push((s, VecDeque::<Instant>::with_capacity(spec.depth)));
+    }
+    let mut latencies = Vec::new();
+    let mut completed = 0u64;
+    let mut errors = 0u64;
+    let mut lost = 0u64;
+    let mut first_error = None;
+    let mut buf = vec![0u8; 65_536];
+    let start = Instant::now();
+    let deadline = start + spec.duration;
+    for (s, q) in socks.iter_mut() {
+        for _ in 0..spec.depth {
+            s.send(&letters)?;
+            q.push_back(start);
+        }
+    }
+    let mut progress = Progress::new("udp");
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        let now = Instant::now();
+        for ev in events.iter() {
+            let (s, q) = &mut socks[ev.token().0];
+            loop {
+                match s.recv(&mut buf) {
+                    Ok(n) => {
+                        if buf[..n] != want[..] {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| "wrong datagram".to_string());
+                        }
+                        if let Some(sent) = q.pop_front() {
+                            let us = now.duration_since(sent).as_micros();
+                            latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                            completed += 1;
+                        }
+                        if now < deadline {
+                            if s.send(&letters).is_ok() {
+                                q.push_back(now);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("udp: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        for (s, q) in socks.iter_mut() {
+            if q.front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+            {
+                lost += q.len() as u64;
+                q.clear();
+                for _ in 0..spec.depth {
+                    if s.send(&letters).is_ok() {
+                        q.push_back(now);
+                    }
+                }
+            }
+        }
+        progress.tick(now, || format!("{completed} datagrams answered"));
+    }
+    if lost > 0 {
+        first_error.get_or_insert_with(|| format!("{lost} datagrams lost"));
+    }
+    let seconds = spec.duration.as_secs_f64();
+    let bytes = completed * spec.payload as u64;
+    let mut r = Report::new(
+        spec,
+        seconds,
+        completed,
+        bytes,
+        &mut latencies,
+        errors,
+        first_error,
+    );
+    r.lost = Some(lost);
+    Ok(r)
+}
+
+/// Connect-and-hold: open `connections` connections (optionally with a
+/// frame HELLO each), hold them, and report the server's RSS growth.
+pub fn run_hold(spec: &Spec) -> io::Result<Report> {
+    crate::server::raise_open_files_limit();
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let rss_before = spec.server_pid.map(super::rss_bytes).transpose()?;
+    let mut conns: Vec<Option<(TcpStream, usize)>> = Vec::with_capacity(spec.connections);
+    let mut connecting = 0usize;
+    let mut held = 0usize;
+    let mut errors = 0u64;
+    let mut first_error = None;
+    let mut progress = Progress::new("hold");
+    let limit = Instant::now() + Duration::from_secs(60);
+    let reply_len = if spec.hello { 16 } else { 0 };
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    while held < spec.connections {
+        if Instant::now() > limit {
+            return Err(io::Error::other(format!(
+                "only {held} of {} connections set up in 60 s",
+                spec.connections
+            )));
+        }
+        while connecting < CONNECTING_AT_ONCE && conns.len() < spec.connections {
+            let key = conns.len();
+            conns.push(Some((connect_one(&poll, spec.addr, key)?, 0)));
+            connecting += 1;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for ev in events.iter() {
+            let key = ev.token().0;
+            let Some((s, got)) = conns[key].as_mut() else {
+                continue;
+            };
+            if *got == usize::MAX {
+                continue; // already held
+            }
+            if s.peer_addr().is_err() {
+                if let Ok(Some(e)) | Err(e) = s.take_error() {
+                    errors += 1;
+                    first_error.get_or_insert_with(|| format!("connect: {e}"));
+                    conns[key] = None;
+                    connecting -= 1;
+                }
+                continue;
+            }
+            if spec.hello && *got == 0 && ev.is_writable() {
+                let _ = s.write_all(&shout_core::Client::hello_frame());
+            }
+            while *got < reply_len {
+                match s.read(&mut buf[..reply_len - *got]) {
+                    Ok(0) => break,
+                    Ok(n) => *got += n,
+                    Err(_) => break,
+                }
+            }
+            if *got >= reply_len {
+                *got = usize::MAX;
+                held += 1;
+                connecting -= 1;
+                // Quiet from now on: only a close would wake us.
+                poll.registry()
+                    .reregister(s, Token(key), Interest::READABLE)?;
+            }
+        }
+        progress.tick(Instant::now(), || format!("{held} connections held"));
+    }
+    let set_up = start.elapsed().as_secs_f64();
+    // Let the server settle, then hold for the duration and watch for
+    // closes.
+    let until = Instant::now() + spec.duration.max(Duration::from_secs(1));
+    while Instant::now() < until {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for ev in events.iter() {
+            if let Some((s, _)) = conns[ev.token().0].as_mut() {
+                if matches!(s.read(&mut buf), Ok(0)) {
+                    errors += 1;
+                    first_error.get_or_insert_with(|| "the server closed a held connection".into());
+                    conns[ev.token().0] = None;
+                }
+            }
+        }
+    }
+    let rss_after = spec.server_pid.map(super::rss_bytes).transpose()?;
+    let mut r = Report::new(
+        spec,
+        set_up,
+        held as u64,
+        0,
+        &mut Vec::new(),
+        errors,
+        first_error,
+    );
+    if let (Some(a), Some(b)) = (rss_before, rss_after) {
+        r.rss_growth = Some(b as i64 - a as i64);
+        r.rss_per_connection = Some((b as f64 - a as f64) / held.max(1) as f64);
+    }
+    Ok(r)
+}

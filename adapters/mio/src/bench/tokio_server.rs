@@ -1,0 +1,191 @@
+//! The comparison: SHOUT/1 written the way most Rust users would, with
+//! tokio and tokio-util codecs (`BytesCodec` for raw, `LinesCodec` for
+//! line, a small length-prefixed codec for frame), one task per
+//! connection, `framed.send(...)` per response, on a current-thread
+//! runtime so it runs on one core like `shout serve --threads 1`.
+//!
+//! It speaks the protocol well enough for the benchmark's traffic (HELLO,
+//! DATA, PING, CLOSE; lines; raw bytes; auto on the first byte), not every
+//! corner of the contract.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::{BytesCodec, Decoder, Encoder, Framed, LinesCodec, LinesCodecError};
+
+use shout_core::Framing;
+
+/// Serves on `addr` until killed; prints `listening on ADDR (tcp)`.
+pub fn serve(
+    addr: SocketAddr,
+    framing: Framing,
+    max_payload: u32,
+    max_line: u32,
+) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(addr).await?;
+        eprintln!("listening on {} (tcp)", listener.local_addr()?);
+        loop {
+            let (sock, _) = listener.accept().await?;
+            let _ = sock.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = handle(sock, framing, max_payload, max_line).await;
+            });
+        }
+    })
+}
+
+async fn handle(
+    sock: TcpStream,
+    framing: Framing,
+    max_payload: u32,
+    max_line: u32,
+) -> io::Result<()> {
+    let framing = match framing {
+        Framing::Auto => {
+            let mut first = [0u8; 1];
+            if sock.peek(&mut first).await? == 0 {
+                return Ok(());
+            }
+            if first[0] == 0 {
+                Framing::Frame
+            } else {
+                Framing::Raw
+            }
+        }
+        f => f,
+    };
+    match framing {
+        Framing::Line => {
+            let mut framed = Framed::new(sock, LinesCodec::new_with_max_length(max_line as usize));
+            while let Some(line) = framed.next().await {
+                match line {
+                    Ok(l) => framed
+                        .send(l.to_ascii_uppercase())
+                        .await
+                        .map_err(lines_err)?,
+                    Err(LinesCodecError::MaxLineLengthExceeded) => {
+                        let msg = format!("\nerror: line too long (limit {max_line} bytes)");
+                        framed.send(msg).await.map_err(lines_err)?;
+                        break;
+                    }
+                    Err(e) => return Err(lines_err(e)),
+                }
+            }
+        }
+        Framing::Frame => {
+            let mut framed = Framed::new(sock, FrameCodec { max_payload });
+            let mut hello = false;
+            while let Some(frame) = framed.next().await {
+                let (kind, mut payload) = match frame {
+                    Ok(f) => f,
+                    Err(_) => {
+                        framed.send(error(4, "frame too large")).await?;
+                        break;
+                    }
+                };
+                match kind {
+                    0 if !hello && payload.starts_with(b"SHOUT\x01") => {
+                        hello = true;
+                        let mut p = BytesMut::with_capacity(11);
+                        p.put_slice(b"SHOUT\x01");
+                        p.put_u32(max_payload);
+                        p.put_u8(0);
+                        framed.send((0, p.freeze())).await?;
+                    }
+                    1 if hello => {
+                        payload.make_ascii_uppercase();
+                        framed.send((1, payload.freeze())).await?;
+                    }
+                    2 if hello => framed.send((3, payload.freeze())).await?,
+                    3 if hello => {}
+                    4 if hello => {
+                        framed.send((4, Bytes::new())).await?;
+                        break;
+                    }
+                    5 if hello => break,
+                    k if k > 5 => {
+                        framed.send(error(3, "unknown frame kind")).await?;
+                        break;
+                    }
+                    _ => {
+                        framed.send(error(1, "malformed")).await?;
+                        break;
+                    }
+                }
+            }
+        }
+        _ => {
+            let mut framed = Framed::new(sock, BytesCodec::new());
+            while let Some(chunk) = framed.next().await {
+                let mut b = chunk?;
+                b.make_ascii_uppercase();
+                framed.send(b.freeze()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lines_err(e: LinesCodecError) -> io::Error {
+    match e {
+        LinesCodecError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn error(code: u16, reason: &str) -> (u8, Bytes) {
+    let mut p = BytesMut::with_capacity(2 + reason.len());
+    p.put_u16(code);
+    p.put_slice(reason.as_bytes());
+    (5, p.freeze())
+}
+
+/// kind u8 + length u32 BE + payload.
+struct FrameCodec {
+    max_payload: u32,
+}
+
+impl Decoder for FrameCodec {
+    type Item = (u8, BytesMut);
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Self::Item>> {
+        if src.len() < 5 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([src[1], src[2], src[3], src[4]]);
+        if len > self.max_payload {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "frame too large",
+            ));
+        }
+        let total = 5 + len as usize;
+        if src.len() < total {
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        let kind = src[0];
+        src.advance(5);
+        Ok(Some((kind, src.split_to(len as usize))))
+    }
+}
+
+impl Encoder<(u8, Bytes)> for FrameCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, (kind, payload): (u8, Bytes), dst: &mut BytesMut) -> io::Result<()> {
+        dst.reserve(5 + payload.len());
+        dst.put_u8(kind);
+        dst.put_u32(payload.len() as u32);
+        dst.put_slice(&payload);
+        Ok(())
+    }
+}
