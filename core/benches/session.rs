@@ -8,7 +8,9 @@
 //! reports, since absolute figures move with the machine's load.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use shout_core::{wire::Header, wire::Kind, Client, Config, Framing, Instant, Server};
+use shout_core::{
+    wire::Header, wire::Kind, Client, Config, Framing, Instant, Server, TransformKind,
+};
 use std::hint::black_box;
 
 const STREAM: usize = 4 << 20;
@@ -101,6 +103,38 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // The unicode transform on ASCII-only text must stay close to ascii:
+    // both through a raw session, in the same run.
+    let input = raw_stream(CHUNK);
+    let mut group = c.benchmark_group("unicode-vs-ascii/raw/ascii-text");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    for transform in [TransformKind::Ascii, TransformKind::Unicode] {
+        let config = Config::default()
+            .with_framing(Framing::Raw)
+            .with_transform(transform);
+        group.bench_function(transform.name(), |b| {
+            b.iter(|| serve(config, black_box(&input), &mut out))
+        });
+    }
+    group.finish();
+
+    // Mixed text (Greek, German, ASCII) through unicode, for scale.
+    let mixed: Vec<u8> = "Straße ὀδυσσεύς naïve café "
+        .bytes()
+        .cycle()
+        .take(STREAM)
+        .collect();
+    let mut group = c.benchmark_group("unicode/raw/mixed-text");
+    group.throughput(Throughput::Bytes(mixed.len() as u64));
+    let config = Config::default()
+        .with_framing(Framing::Raw)
+        .with_transform(TransformKind::Unicode);
+    let mut wide = vec![0u8; 3 * CHUNK];
+    group.bench_function("unicode", |b| {
+        b.iter(|| serve(config, black_box(&mixed), &mut wide))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -228,7 +228,7 @@ impl FrameServer {
     }
 
     fn on_payload_end(&mut self, cx: &mut Cx<'_, '_>) {
-        if self.kind == Kind::Data {
+        if self.kind == Kind::Data && !cx.transform.is_length_preserving() {
             // Each DATA is transformed on its own: a sequence cut at its end
             // goes out unchanged, and the next frame starts clean.
             cx.flush_transform();

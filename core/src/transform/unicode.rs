@@ -81,18 +81,44 @@ fn upper_char(c: char, out: &mut [u8]) -> Option<usize> {
     Some(n)
 }
 
-/// Length of the ASCII run at the start of `s`, eight bytes at a time.
-fn ascii_run(s: &[u8]) -> usize {
-    let mut n = 0;
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        let word = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if word & 0x8080_8080_8080_8080 != 0 {
-            break;
-        }
-        n += 8;
+/// Bytes per step of the ASCII fast path: small enough that checking a
+/// block and then uppercasing it both run in L1.
+const BLOCK: usize = 128;
+
+/// Uppercases the ASCII run at the start of `input` into `out`, a block at
+/// a time while whole blocks are ASCII; returns its length.
+fn ascii_prefix(input: &[u8], out: &mut [u8]) -> usize {
+    let limit = input.len().min(out.len());
+    // Short runs (text in most scripts) skip the block machinery.
+    let probe = limit.min(16);
+    let head = input[..probe].iter().take_while(|b| b.is_ascii()).count();
+    if head < probe {
+        upper_into(&input[..head], &mut out[..head]);
+        return head;
     }
-    n + s[n..].iter().take_while(|b| b.is_ascii()).count()
+    let mut n = 0;
+    while n + BLOCK <= limit {
+        // One fused pass: uppercase the block and OR its bytes together.
+        // If a byte >= 0x80 shows up, the block's output is simply written
+        // again by the slow path.
+        let mut seen = 0u8;
+        for (o, &b) in out[n..n + BLOCK].iter_mut().zip(&input[n..n + BLOCK]) {
+            seen |= b;
+            *o = b ^ (((b.wrapping_sub(b'a') < 26) as u8) << 5);
+        }
+        if seen >= 0x80 {
+            // The block's output is right up to its first non-ASCII byte.
+            let k = input[n..n + BLOCK]
+                .iter()
+                .take_while(|b| b.is_ascii())
+                .count();
+            return n + k;
+        }
+        n += BLOCK;
+    }
+    let tail = input[n..limit].iter().take_while(|b| b.is_ascii()).count();
+    upper_into(&input[n..n + tail], &mut out[n..n + tail]);
+    n + tail
 }
 
 impl Unicode {
@@ -155,9 +181,8 @@ impl Transform for Unicode {
             o += w;
         }
         while i < input.len() {
-            let run = ascii_run(&input[i..]).min(out.len() - o);
+            let run = ascii_prefix(&input[i..], &mut out[o..]);
             if run > 0 {
-                upper_into(&input[i..i + run], &mut out[o..o + run]);
                 i += run;
                 o += run;
                 continue;
