@@ -310,15 +310,36 @@ fn drain_cfg(framing: Framing) -> Config {
 }
 
 #[test]
-fn shutdown_before_the_first_byte_closes_at_once_without_output() {
+fn shutdown_before_the_first_byte_closes_on_the_empty_call_without_output() {
     for framing in [Framing::Auto, Framing::Raw, Framing::Line, Framing::Frame] {
         let mut server = new_server(drain_cfg(framing));
         server.shutdown(at(10));
+        assert!(!server.is_closed(), "input may still be waiting");
+        let (consumed, out) = feed(&mut server, at(10), b"");
+        assert_eq!((consumed, out.len()), (0, 0));
         assert!(server.is_finished());
         let (consumed, out) = feed(&mut server, at(11), b"\0late");
         assert_eq!((consumed, out.len()), (5, 0), "later input is discarded");
         assert_eq!(events(&mut server), [Event::Closed(CloseReason::Shutdown)]);
     }
+}
+
+#[test]
+fn shutdown_before_the_first_offer_still_answers_the_waiting_input() {
+    let mut server = new_server(drain_cfg(Framing::Auto));
+    server.shutdown(at(10));
+    let (consumed, out) = feed(&mut server, at(10), b"waiting");
+    assert_eq!((consumed, &out[..]), (7, &b"WAITING"[..]));
+    let (_, out) = feed(&mut server, at(10), b"");
+    assert!(out.is_empty());
+    assert!(server.is_finished());
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Opened(Framing::Raw),
+            Event::Closed(CloseReason::Shutdown)
+        ]
+    );
 }
 
 #[test]

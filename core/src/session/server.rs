@@ -100,7 +100,7 @@ impl Server {
 
     /// Answers a prefix of `input` into the start of `out`.
     pub fn handle_input(&mut self, now: Instant, input: &[u8], out: &mut [u8]) -> Progress {
-        if matches!(self.decoder, Decoder::Undecided) && self.phase == Phase::Active {
+        if matches!(self.decoder, Decoder::Undecided) && self.phase != Phase::Closed {
             if let Some(&first) = input.first() {
                 let (decoder, framing) = detect::decide(self.config.framing, first);
                 self.decoder = decoder;
@@ -239,10 +239,8 @@ impl Server {
         if self.phase != Phase::Active {
             return;
         }
-        if matches!(self.decoder, Decoder::Undecided) {
-            self.close(CloseReason::Shutdown);
-            return;
-        }
+        // A session not yet offered a byte does not close here: the caller
+        // may hold input that was waiting; the next empty call closes it.
         self.phase = Phase::Draining;
         self.drain_deadline = Some(now + self.config.drain_timeout);
     }
