@@ -106,13 +106,7 @@ impl ServeArgs {
     pub fn options(&self) -> Result<crate::server::Options, String> {
         let transform = match self.transform {
             TransformArg::Ascii => TransformKind::Ascii,
-            TransformArg::Unicode => {
-                return Err(
-                    "invalid value 'unicode' for '--transform': this build's protocol core \
-                     offers only 'ascii'"
-                        .into(),
-                )
-            }
+            TransformArg::Unicode => TransformKind::Unicode,
         };
         let idle = (self.idle_timeout != Duration::ZERO).then_some(self.idle_timeout);
         let config = Config::default()

@@ -164,3 +164,53 @@ fn raw_and_line_stream_before_end_of_input() {
         assert!(s.read(&mut b).is_err(), "still open, nothing more");
     }
 }
+
+/// The unicode transform on every stream framing, through the same
+/// adapter paths (a frame DATA is answered once its whole payload is in,
+/// however the payload is split into writes).
+#[test]
+fn unicode_transform_end_to_end() {
+    let text = "straße, élan, ŉ and ascii";
+    let want = text.to_uppercase();
+    let server = Serve::start(&["--transform", "unicode"]);
+    assert_eq!(exchange(server.addr, text.as_bytes()), want.as_bytes());
+    let line_server = Serve::start(&["--transform", "unicode", "--framing", "line"]);
+    let got = exchange(line_server.addr, format!("{text}\n{text}").as_bytes());
+    assert_eq!(String::from_utf8(got).unwrap(), format!("{want}\n{want}"));
+    // Frame: the payload arrives in pieces, split inside a character.
+    let mut s = server.connect();
+    let payload = text.as_bytes();
+    let mut input = HELLO.to_vec();
+    input.extend_from_slice(&[1]);
+    input.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    s.write_all(&input).unwrap();
+    for piece in payload.chunks(5) {
+        s.write_all(piece).unwrap();
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let got = read_all(&mut s);
+    let frames = parse_frames(&got);
+    assert_eq!(frames[0].1[10], 1, "HELLO names the unicode transform");
+    assert_eq!(frames[1], (1, want.into_bytes()));
+    assert_eq!(frames[2], (4, vec![]));
+}
+
+/// UDP with unicode: a response that grows past one datagram is replaced.
+#[test]
+fn udp_unicode_too_large() {
+    let server = Serve::start(&["--udp", "--transform", "unicode"]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0u8; 200_000];
+    for (payload, want) in [
+        ("ß".repeat(10), "SS".repeat(10).into_bytes()),
+        ("ŉ".repeat(30_000), b"error: response too large".to_vec()),
+        ("ŉ".repeat(20_000), "ʼN".repeat(20_000).into_bytes()),
+    ] {
+        sock.send_to(payload.as_bytes(), server.addr).unwrap();
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(buf[..n], want[..]);
+    }
+}

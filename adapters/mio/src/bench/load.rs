@@ -505,10 +505,8 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
                             latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
                             completed += 1;
                         }
-                        if now < deadline {
-                            if s.send(&letters).is_ok() {
-                                q.push_back(now);
-                            }
+                        if now < deadline && s.send(&letters).is_ok() {
+                            q.push_back(now);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

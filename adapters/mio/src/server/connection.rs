@@ -35,7 +35,8 @@ pub(crate) enum Phase {
     Lingering,
 }
 
-/// Output the socket would not take, and input not answered yet.
+/// Output the socket would not take, and input not answered yet: either
+/// held behind that output, or too little for the session to move on.
 pub(crate) struct Backlog {
     out: Vec<u8>,
     sent: usize,
@@ -119,19 +120,25 @@ impl Conn {
         let mut reads = 0;
         loop {
             if let Some(b) = self.backlog.as_mut() {
-                match flush(&self.stream, b) {
-                    Err(_) => return Step::Close("write failed"),
-                    Ok(false) => return Step::Wait,
-                    Ok(true) => {}
-                }
-                s.handle_transmitted(now);
-                let held = self.backlog.take().map(|b| b.input).unwrap_or_default();
-                if !held.is_empty() {
-                    if let Err(why) = self.feed(s, &held, output, now) {
-                        return Step::Close(why);
+                if b.sent < b.out.len() {
+                    match flush(&self.stream, b) {
+                        Err(_) => return Step::Close("write failed"),
+                        Ok(false) => return Step::Wait,
+                        Ok(true) => s.handle_transmitted(now),
                     }
                 }
-                continue;
+                // Output all sent: answer the input held back, unless the
+                // session waits for more of it (a whole unicode payload).
+                let enough = b.input.len() >= s.input_needed() || s.is_closed() || self.read_eof;
+                if b.input.is_empty() || enough {
+                    let held = self.backlog.take().map(|b| b.input).unwrap_or_default();
+                    if !held.is_empty() {
+                        if let Err(why) = self.feed(s, &held, output, now) {
+                            return Step::Close(why);
+                        }
+                    }
+                    continue;
+                }
             }
             if s.is_finished() {
                 return Step::Finished;
@@ -160,12 +167,16 @@ impl Conn {
                 }
                 Ok(n) => {
                     reads += 1;
-                    if let Err(why) = self.feed(s, &input[..n], output, now) {
+                    if let Some(b) = self.backlog.as_mut() {
+                        // Starved: collect until the session has enough.
+                        b.input.extend_from_slice(&input[..n]);
+                    } else if let Err(why) = self.feed(s, &input[..n], output, now) {
                         return Step::Close(why);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if draining || s.has_pending_output() {
+                    let starved = self.backlog.is_some();
+                    if !starved && (draining || s.has_pending_output()) {
                         if let Err(why) = self.feed(s, &[], output, now) {
                             return Step::Close(why);
                         }
@@ -181,8 +192,9 @@ impl Conn {
         }
     }
 
-    /// Offers `input` to the session and writes what it answers; whatever
-    /// the socket will not take becomes the backlog.
+    /// Offers `input` to the session and writes what it answers. Output
+    /// the socket will not take, and input the session cannot take yet,
+    /// become the backlog.
     fn feed(
         &mut self,
         s: &mut Server,
@@ -209,8 +221,18 @@ impl Conn {
             if input.is_empty() && !s.has_pending_output() {
                 return Ok(());
             }
-            if p.consumed == 0 && p.produced == 0 {
-                return Err("session made no progress");
+            if p.consumed == 0 && p.produced == 0 && !s.is_closed() {
+                if input.is_empty() || self.read_eof {
+                    return Err("session made no progress");
+                }
+                // The session needs more input in one piece (a unicode
+                // DATA payload): keep what it left and read on.
+                self.backlog = Some(Box::new(Backlog {
+                    out: Vec::new(),
+                    sent: 0,
+                    input: input.to_vec(),
+                }));
+                return Ok(());
             }
         }
     }
@@ -229,12 +251,9 @@ impl Conn {
         Step::Yield
     }
 
-    /// Bytes this connection holds for later (0 on the hot path).
-    #[allow(dead_code)]
-    pub(crate) fn held_bytes(&self) -> usize {
-        self.backlog
-            .as_ref()
-            .map_or(0, |b| b.out.len() - b.sent + b.input.len())
+    /// Output waits for the socket: writable events are wanted.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.backlog.as_ref().is_some_and(|b| b.sent < b.out.len())
     }
 }
 

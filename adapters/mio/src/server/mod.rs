@@ -472,7 +472,7 @@ impl Worker {
                 _ => {}
             }
         }
-        let want_writable = conn.backlog.is_some();
+        let want_writable = conn.wants_write();
         if want_writable != conn.writable {
             let interest = if want_writable {
                 Interest::READABLE | Interest::WRITABLE

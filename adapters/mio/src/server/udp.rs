@@ -4,7 +4,7 @@
 use std::io;
 
 use mio::net::UdpSocket;
-use shout_core::transform::{Ascii, Transform};
+use shout_core::transform::transform_message;
 use shout_core::TransformKind;
 
 /// Datagrams answered per wake-up before the loop serves others.
@@ -35,12 +35,12 @@ pub(crate) fn serve(
                 continue;
             }
         };
-        let produced = apply(transform, &input[..n], output);
+        // The output buffer is larger than any datagram, so a response
+        // that does not fit it is too large as well.
         let limit = if peer.is_ipv4() { MAX_V4 } else { MAX_V6 };
-        let reply = if produced > limit {
-            TOO_LARGE
-        } else {
-            &output[..produced]
+        let reply = match transform_message(transform, &input[..n], output) {
+            Some(len) if len <= limit => &output[..len],
+            _ => TOO_LARGE,
         };
         match socket.send_to(reply, peer) {
             Ok(_) => {}
@@ -49,14 +49,4 @@ pub(crate) fn serve(
         }
     }
     true
-}
-
-/// The transform of a whole datagram into `out`; returns its length.
-fn apply(kind: TransformKind, input: &[u8], out: &mut [u8]) -> usize {
-    match kind {
-        TransformKind::Ascii => {
-            let (_, written) = Ascii.apply(input, out);
-            written + Ascii.flush(&mut out[written..])
-        }
-    }
 }
