@@ -138,6 +138,31 @@ fn start(elf: &PathBuf) -> (Qemu, TcpStream) {
     panic!("qemu did not come up: {last_error}");
 }
 
+/// Waits until the firmware answers. QEMU accepts bytes on the port as
+/// soon as it listens, but the firmware may not have configured UART0 yet
+/// (on a loaded host, booting takes a while), and configuring it clears
+/// the receive FIFO, as on the real chip. So probe with one raw byte until
+/// its echo comes back, then let that raw session idle out.
+fn wait_until_serving(stream: &TcpStream) -> Result<(), String> {
+    let deadline = StdInstant::now() + StdDuration::from_secs(30);
+    while StdInstant::now() < deadline {
+        send(stream, b".");
+        let got = read_until_quiet(
+            stream,
+            StdDuration::from_millis(250),
+            StdDuration::from_secs(2),
+        );
+        if !got.is_empty() {
+            if got.iter().any(|&b| b != b'.') {
+                return Err(format!("unexpected answer to a probe: {got:?}"));
+            }
+            expect_quiet(stream, "after the probe");
+            return Ok(());
+        }
+    }
+    Err("the firmware never echoed a probe byte".to_string())
+}
+
 /// The firmware's configuration, as far as the wire shows it.
 fn firmware_config() -> Config {
     Config::default().with_idle_timeout(Some(Duration::from_millis(IDLE.as_millis() as u64)))
@@ -184,6 +209,9 @@ fn firmware_serves_shout_on_uart0() {
         return;
     }
     let (qemu, stream) = start(&elf);
+    if let Err(why) = wait_until_serving(&stream) {
+        panic!("{why}\nqemu log:\n{}", qemu.log_text());
+    }
     let started = StdInstant::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&stream)));
     if let Err(e) = result {
