@@ -163,6 +163,20 @@ fn line_raw(o: &mut Out) {
         &seed(2, 1 << 16, &[], &[], &client_hello(b"")),
     );
     o.put(t, "empty", &seed(1, 1 << 16, &[], &[], b""));
+    let text = "straße ŉ é ǅ\n".as_bytes();
+    o.put(t, "unicode-raw", &seed(0x10, 1 << 16, &[1, 2], &[3], text));
+    o.put(
+        t,
+        "unicode-raw-invalid",
+        &seed(
+            0x10,
+            1 << 16,
+            &[],
+            &[],
+            b"a\xc3\xa9\xe2\xc3\xa9\xff\xf0\x9f",
+        ),
+    );
+    o.put(t, "unicode-line-too-long", &seed(0x15, 6, &[], &[2], text));
 }
 
 fn script(o: &mut Out, name: &str, s: Script) {
@@ -459,6 +473,56 @@ fn server_session(o: &mut Out) {
         ),
     );
     script(o, "empty", mk(auto, &[], vec![], vec![]));
+    let unicode_frame = [3 | 4, 1, 1, 50, 20];
+    script(
+        o,
+        "unicode-frame",
+        mk(
+            unicode_frame,
+            &[],
+            vec![
+                Hello(0),
+                Data("straße".as_bytes().to_vec()),
+                Data(b"\xc3".to_vec()),
+                Ping(b"\xc3\xa9".to_vec()),
+                Close,
+            ],
+            all.clone(),
+        ),
+    );
+    script(
+        o,
+        "unicode-frame-trickle",
+        mk(
+            unicode_frame,
+            &[1, 0],
+            vec![Hello(0), Data("ŉé".as_bytes().to_vec())],
+            trickle.clone(),
+        ),
+    );
+    script(
+        o,
+        "unicode-raw-split-sequence",
+        mk(
+            [1 | 4, 1, 1, 5, 5],
+            &[1],
+            vec![Bytes("é€𝄞ß".as_bytes().to_vec())],
+            trickle.clone(),
+        ),
+    );
+    script(
+        o,
+        "unicode-line",
+        mk(
+            [2 | 4, 1, 4 << 2, 10, 10],
+            &[],
+            vec![
+                Line("ßß".as_bytes().to_vec()),
+                Bytes(cat(&["ééé".as_bytes(), b"\xe2"])),
+            ],
+            all.clone(),
+        ),
+    );
 }
 
 fn client(o: &mut Out) {
@@ -530,6 +594,21 @@ fn client(o: &mut Out) {
     );
     o.put(t, "line", &seed(1 | 3 << 2, &[2], b"HELLO\nWORLD\nTAIL"));
     o.put(t, "raw", &seed(2, &[1], b"ANY BYTES"));
+    let mut unicode_hello = hello.clone();
+    unicode_hello[15] = 1;
+    o.put(
+        t,
+        "unicode-hello",
+        &seed(
+            1 << 2,
+            &[1],
+            &cat(&[
+                &unicode_hello,
+                &encode_frame(kind::DATA, "SS".as_bytes()),
+                &close,
+            ]),
+        ),
+    );
 }
 
 fn auto(o: &mut Out) {
@@ -562,6 +641,16 @@ fn auto(o: &mut Out) {
         &seed(1, &[], &[], &encode_header(kind::HELLO, 65)),
     );
     o.put(t, "empty", &seed(0, &[], &[], b""));
+    o.put(
+        t,
+        "unicode-auto-text",
+        &seed(4, &[1], &[2], &cat(&["straße".as_bytes(), b"\xe2\x82"])),
+    );
+    o.put(
+        t,
+        "unicode-hello",
+        &seed(4 | 2, &[2], &[1], &encode_frame(kind::DATA, "ß".as_bytes())),
+    );
 }
 
 fn main() {

@@ -226,16 +226,21 @@ fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
         let payload = &body[..have];
         match kind {
             0 => {
-                let ok = &payload[..6] == b"SHOUT\x01" && payload[10] == 0;
-                if !ok {
+                // The contract's transform ids: 0 ascii, 1 unicode.
+                let transform = match payload[10] {
+                    0 => Some(TransformKind::Ascii),
+                    1 => Some(TransformKind::Unicode),
+                    _ => None,
+                };
+                let (true, Some(transform)) = (&payload[..6] == b"SHOUT\x01", transform) else {
                     e.malformed = true;
                     break;
-                }
+                };
                 let h = ServerHello {
                     max_payload: u32::from_be_bytes([
                         payload[6], payload[7], payload[8], payload[9],
                     ]),
-                    transform: TransformKind::Ascii,
+                    transform,
                 };
                 e.hello = Some(h);
                 e.replies.push(Got::Hello(h));

@@ -22,9 +22,9 @@ use libfuzzer_sys::fuzz_target;
 use shout_core::wire::ErrorCode;
 use std::sync::OnceLock;
 
-use shout_core::{CloseReason, Config, Duration, Framing, Instant, Server};
+use shout_core::{CloseReason, Config, Duration, Framing, Instant, Server, TransformKind};
 use shout_fuzz::script::{window_from, Op, Script};
-use shout_fuzz::{show, Checked, Sizes};
+use shout_fuzz::{show, timeout_output_matches, Checked, Sizes};
 use shout_tests::model;
 
 /// Where the input stood when the session closed.
@@ -284,14 +284,45 @@ fuzz_target!(|script: Script| {
             (m, "serve_then_shutdown (deadline)")
         }
     };
-    assert_eq!(
-        show(&seen.output),
-        show(&want.output),
-        "output vs model::{what} (closed {reason:?}, read {}, consumed at close {})",
-        at.read,
-        at.consumed
+    let timed_out = matches!(
+        reason,
+        CloseReason::IdleTimeout
+            | CloseReason::DrainTimeout
+            | CloseReason::ProtocolError(ErrorCode::IdleTimeout)
     );
-    assert_eq!(reason, want.close, "close reason vs model::{what}");
+    let known = timed_out
+        && seen.output != want.output
+        && timeout_output_matches(&config, seen.opened(), &seen.output, &want.output);
+    // A unicode DATA response starts (its header goes out) once the whole
+    // payload has been offered, which may be before it is consumed (the
+    // window is full): a timeout can then cut a response the model, fed
+    // only what was consumed, has not started. Such a close sends no ERROR
+    // and what was sent is a prefix of the answer to everything read.
+    let cut_response = timed_out
+        && (seen.output != want.output || reason != want.close)
+        && config.transform == TransformKind::Unicode
+        && seen.opened() == Some(Framing::Frame)
+        && matches!(reason, CloseReason::IdleTimeout | CloseReason::DrainTimeout);
+    if cut_response {
+        let full = model::serve(&config, &c.input[..at.read]);
+        assert!(
+            full.output.starts_with(&seen.output),
+            "output cut by {reason:?} is not a prefix of the answer to all {} bytes read: \
+             {} vs {}",
+            at.read,
+            show(&seen.output),
+            show(&full.output)
+        );
+    } else {
+        assert_eq!(
+            show(&seen.output),
+            show(if known { &seen.output } else { &want.output }),
+            "output vs model::{what} (closed {reason:?}, read {}, consumed at close {})",
+            at.read,
+            at.consumed
+        );
+        assert_eq!(reason, want.close, "close reason vs model::{what}");
+    }
     if let Some(f) = seen.opened() {
         assert_eq!(Some(f), model::framing_of(&config, &c.input[..c.consumed]));
     }

@@ -8,7 +8,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use shout_core::{
-    CloseReason, Config, Duration, Event, Framing, Instant, Progress, Server, CONTROL_CAPACITY,
+    CloseReason, Config, Duration, Event, Framing, Instant, Progress, Server, TransformKind,
+    CONTROL_CAPACITY,
 };
 
 pub mod script;
@@ -198,6 +199,7 @@ impl Checked {
         let was_closed = self.server.is_closed();
         let was_finished = self.server.is_finished();
         let pending_before = self.server.pending_output_len();
+        let needed = self.server.input_needed();
         self.window.clear();
         self.window.resize(w, 0xEE);
         let p = self.server.handle_input(self.now, input, &mut self.window);
@@ -231,6 +233,13 @@ impl Checked {
             assert!(
                 p.produced > 0,
                 "pending output did not move into a {w}-byte window"
+            );
+        }
+        if w > 0 && !input.is_empty() && input.len() >= needed && !was_finished {
+            assert!(
+                p.consumed > 0 || p.produced > 0,
+                "no progress: {} bytes offered (input_needed {needed}) into a {w}-byte window",
+                input.len()
             );
         }
         self.seen
@@ -332,8 +341,11 @@ impl Checked {
             let p = self.offer(&input[consumed..read], w);
             consumed += p.consumed;
             let moved = p.consumed > 0 || p.produced > 0;
-            if !moved && w > 0 && read == input.len() && consumed == read {
-                return; // quiet: the session waits for more input or time
+            let waits = consumed == read || self.server.input_needed() > read - consumed;
+            if !moved && w > 0 && read == input.len() && waits {
+                // Quiet: the session waits for more input (a unicode DATA
+                // payload waits to be whole) or for time.
+                return;
             }
             if moved || more {
                 stalls = 0;
@@ -423,4 +435,121 @@ macro_rules! arbitrary_via_reader {
 /// Decodes `bytes` as a value of `T` the way a fuzz target would.
 pub fn decode<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> T {
     T::arbitrary_take_rest(Unstructured::new(bytes)).expect("readers never fail")
+}
+
+/// The contract's `unicode` transform of a whole stream, written here from
+/// `std` alone: every valid UTF-8 scalar value replaced by
+/// `char::to_uppercase`, every byte that is not valid UTF-8 unchanged.
+pub fn unicode_upper(mut bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let upper = |out: &mut Vec<u8>, s: &str| {
+        let mut buf = [0u8; 4];
+        for c in s.chars().flat_map(char::to_uppercase) {
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    };
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                upper(&mut out, s);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                upper(&mut out, std::str::from_utf8(valid).expect("valid prefix"));
+                let bad = e.error_len().unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..bad]);
+                bytes = &rest[bad..];
+            }
+        }
+    }
+}
+
+/// The transform a configuration names, applied to a whole stream.
+pub fn transform_of(kind: TransformKind, bytes: &[u8]) -> Vec<u8> {
+    match kind {
+        TransformKind::Ascii => bytes.to_ascii_uppercase(),
+        TransformKind::Unicode => unicode_upper(bytes),
+    }
+}
+
+/// A transform from one bit.
+pub fn transform_from(unicode: bool) -> TransformKind {
+    if unicode {
+        TransformKind::Unicode
+    } else {
+        TransformKind::Ascii
+    }
+}
+
+/// A configuration the core accepts: the unicode transform caps
+/// `max_payload` at a third of `u32::MAX` (a response may triple).
+pub fn valid(config: Config) -> Config {
+    match config.transform {
+        TransformKind::Unicode => config.with_max_payload(config.max_payload.min(u32::MAX / 3)),
+        TransformKind::Ascii => config,
+    }
+}
+
+/// True unless `SHOUT_FUZZ_STRICT=1`: known, reported core issues are then
+/// judged anyway (to see them fail).
+fn lenient() -> bool {
+    std::env::var_os("SHOUT_FUZZ_STRICT").is_none_or(|v| v != "1")
+}
+
+/// A core issue found by these targets and reported to the core's owner
+/// (input: `fuzz/regressions/line_raw/idle-drops-held-unicode-bytes`): with
+/// the unicode transform, a raw or line session closed by the idle timeout
+/// or the drain deadline drops the bytes of an incomplete UTF-8 sequence it
+/// was holding back, where end of input and a clean drain send them
+/// unchanged (and the reference model sends them in every case). While the
+/// core does that, the targets accept exactly that difference (at most 3
+/// held bytes missing at the end, on those closes only); once the core is
+/// fixed this probe says so and the check is strict again.
+pub fn known_issue_timeout_drops_held_bytes() -> bool {
+    static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBE.get_or_init(|| {
+        if !lenient() {
+            return false;
+        }
+        let config = Config::default()
+            .with_framing(Framing::Raw)
+            .with_transform(TransformKind::Unicode)
+            .with_idle_timeout(Some(Duration::from_secs(1)));
+        let mut s = Server::new(config, Instant::ZERO).expect("valid config");
+        let mut out = [0u8; 8];
+        let p = s.handle_input(Instant::ZERO, b"\xc3", &mut out);
+        let mut got = out[..p.produced].to_vec();
+        s.handle_timeout(Instant::ZERO + Duration::from_secs(1));
+        let n = s.poll_output(Instant::ZERO + Duration::from_secs(1), &mut out);
+        got.extend_from_slice(&out[..n]);
+        let dropped = got != b"\xc3";
+        if dropped {
+            eprintln!(
+                "note: known core issue still present (an idle or drain-deadline close drops \
+                 held-back unicode bytes); that difference is accepted"
+            );
+        }
+        dropped
+    })
+}
+
+/// Compares a session's output with the model's where the session closed
+/// on a timeout, allowing the known issue above when the probe says it is
+/// still there: `model` may then end with up to 3 more bytes.
+pub fn timeout_output_matches(
+    config: &Config,
+    framing: Option<Framing>,
+    seen: &[u8],
+    model: &[u8],
+) -> bool {
+    if seen == model {
+        return true;
+    }
+    let stream = matches!(framing, Some(Framing::Raw | Framing::Line));
+    config.transform == TransformKind::Unicode
+        && stream
+        && known_issue_timeout_drops_held_bytes()
+        && model.starts_with(seen)
+        && model.len() - seen.len() <= 3
 }

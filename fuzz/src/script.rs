@@ -5,7 +5,7 @@
 //! Byte layout (forward-only, zeros past the end):
 //!
 //! ```text
-//! framing u8 | max_payload u8 | max_line u8 | idle u8 | drain u8
+//! framing u8 (bit 2: unicode) | max_payload u8 | max_line u8 | idle u8 | drain u8
 //! final-window sizes (count u8 % 16, then that many u8)
 //! piece count u8, pieces (tag u8 % 8, then the tag's fields)
 //! ops until the end (op u8 % 10, then the op's fields)
@@ -14,7 +14,9 @@
 use shout_core::{Config, Duration};
 use shout_tests::model;
 
-use crate::{framing_from, max_line_from, max_payload_from, FromReader, Reader};
+use crate::{
+    framing_from, max_line_from, max_payload_from, transform_from, valid, FromReader, Reader,
+};
 
 /// A piece of the client's input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,7 +216,7 @@ pub const MAX_OPS: usize = 2048;
 /// A whole run of `server_session_differential`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
-    /// Byte 0 (framing), 1 (max_payload), 2 (max_line), 3 (idle: 0 = none,
+    /// Byte 0 (framing in bits 0-1, unicode transform in bit 2), 1 (max_payload), 2 (max_line), 3 (idle: 0 = none,
     /// else that many ms), 4 (drain: that many ms).
     pub config_bytes: [u8; 5],
     /// Window sizes for the final phase (cycled; see [`crate::Sizes`]).
@@ -229,12 +231,14 @@ impl Script {
     /// The configuration the first five bytes stand for.
     pub fn config(&self) -> Config {
         let [f, mp, ml, idle, drain] = self.config_bytes;
-        Config::default()
+        let config = Config::default()
             .with_framing(framing_from(f))
+            .with_transform(transform_from(f & 4 != 0))
             .with_max_payload(max_payload_from(mp))
             .with_max_line(max_line_from(ml))
             .with_idle_timeout((idle != 0).then(|| Duration::from_millis(idle as u64)))
-            .with_drain_timeout(Duration::from_millis(drain as u64))
+            .with_drain_timeout(Duration::from_millis(drain as u64));
+        valid(config)
     }
 
     /// The client's whole input.
