@@ -45,6 +45,15 @@ impl TransformKind {
         }
     }
 
+    /// Whether this build can apply the transform (unicode needs the
+    /// `unicode` feature).
+    pub const fn is_built_in(self) -> bool {
+        match self {
+            TransformKind::Ascii => true,
+            TransformKind::Unicode => cfg!(feature = "unicode"),
+        }
+    }
+
     /// Whether each input byte maps to exactly one output byte.
     pub const fn is_length_preserving(self) -> bool {
         matches!(self, TransformKind::Ascii)
@@ -97,6 +106,9 @@ pub enum ConfigError {
     /// With the unicode transform, `max_payload` is over a third of
     /// `u32::MAX`, so a response length might not fit its header.
     MaxPayloadTooLargeForUnicode,
+    /// The transform is not built in (unicode without the `unicode`
+    /// feature).
+    TransformNotBuilt,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -107,6 +119,9 @@ impl core::fmt::Display for ConfigError {
                 "max_payload must be at least {HELLO_MIN_PAYLOAD} bytes (a HELLO payload)"
             ),
             ConfigError::MaxLineZero => f.write_str("max_line must be at least 1 byte"),
+            ConfigError::TransformNotBuilt => {
+                f.write_str("this build has no unicode transform (cargo feature `unicode`)")
+            }
             ConfigError::MaxPayloadTooLargeForUnicode => write!(
                 f,
                 "with the unicode transform max_payload must be at most {} bytes",
@@ -134,6 +149,9 @@ impl Config {
         }
         if self.max_line == 0 {
             return Err(ConfigError::MaxLineZero);
+        }
+        if !self.transform.is_built_in() {
+            return Err(ConfigError::TransformNotBuilt);
         }
         if !self.transform.is_length_preserving()
             && self.max_payload as u64 * self.transform.max_growth() as u64 > u32::MAX as u64

@@ -270,45 +270,19 @@ impl<'a> Engine<'a> {
     /// what it still holds.
     ///
     /// On a continuous link the bytes after a session's end belong to the
-    /// next session, so where a session ends must not depend on how the
-    /// link happened to split the input into reads. The core stops
-    /// consuming where a session closes, but how far that is can still
-    /// depend on how much was offered at once (a bad HELLO's payload bytes
-    /// after its first six are taken when they arrive in the same call, not
-    /// otherwise). So when a call closes the session, the driver finds the
-    /// shortest prefix of the input that closes it (closing is monotone in
-    /// the prefix length) and replays exactly that prefix: the session then
-    /// ends where it would had the bytes arrived one at a time.
+    /// next session. The call that closes a session consumes exactly up to
+    /// where it ended, whatever was offered at once (the core guarantees
+    /// it; `tests/core_contract.rs` pins it), so the rest stays in `rx` for
+    /// the next session.
     fn feed(&mut self, now: Instant) -> (usize, usize) {
-        let closed = self.server.is_closed();
-        let input: &[u8] = if closed {
+        let input: &[u8] = if self.server.is_closed() {
             &[]
         } else {
             &self.rx[self.rx_start..self.rx_end]
         };
-        let out = &mut self.tx[self.tx_end..];
-        if self.mode == LinkMode::Stream || closed || self.eof_delivered || input.len() < 2 {
-            let p = self.server.handle_input(now, input, out);
-            return (p.consumed, p.produced);
-        }
-        let before = self.server.clone();
-        let p = self.server.handle_input(now, input, out);
-        if !self.server.is_closed() {
-            return (p.consumed, p.produced);
-        }
-        let (mut open, mut closes) = (0, input.len());
-        while closes - open > 1 {
-            let mid = open + (closes - open) / 2;
-            let mut trial = before.clone();
-            trial.handle_input(now, &input[..mid], out);
-            if trial.is_closed() {
-                closes = mid;
-            } else {
-                open = mid;
-            }
-        }
-        self.server = before;
-        let p = self.server.handle_input(now, &input[..closes], out);
+        let p = self
+            .server
+            .handle_input(now, input, &mut self.tx[self.tx_end..]);
         (p.consumed, p.produced)
     }
 }

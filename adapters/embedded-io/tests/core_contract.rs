@@ -59,7 +59,7 @@ fn the_byte_that_makes_a_line_too_long_is_left_for_the_next_session() {
 /// them for what follows. The adapter hides this by replaying the shortest
 /// closing prefix (src/engine.rs), so this test is only a record.
 #[test]
-#[ignore = "core issue: close point of a bad HELLO depends on the split"]
+
 fn bad_hello_close_point_does_not_depend_on_the_split() {
     let now = Instant::ZERO;
     let input = [0, 0, 0, 0, 7, b'N', b'O', b'P', b'E', b'!', 1, b'x', b'y'];

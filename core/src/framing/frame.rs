@@ -222,6 +222,11 @@ impl FrameServer {
                         &[b"unsupported version (this server speaks 1)"],
                     ),
                 }
+                if cx.close.is_some() {
+                    // The session ends at the judged byte, however the
+                    // input was split.
+                    return n;
+                }
             }
         }
         chunk.len()

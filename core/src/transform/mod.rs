@@ -8,9 +8,11 @@
 //! response header carries a length known only at the end.
 
 mod ascii;
+#[cfg(feature = "unicode")]
 mod unicode;
 
 pub use ascii::Ascii;
+#[cfg(feature = "unicode")]
 pub use unicode::Unicode;
 
 use crate::config::TransformKind;
@@ -36,6 +38,7 @@ pub trait Transform {
 #[derive(Clone, Debug)]
 pub(crate) enum AnyTransform {
     Ascii(Ascii),
+    #[cfg(feature = "unicode")]
     Unicode(Unicode),
 }
 
@@ -43,7 +46,11 @@ impl AnyTransform {
     pub(crate) fn new(kind: TransformKind) -> Self {
         match kind {
             TransformKind::Ascii => AnyTransform::Ascii(Ascii),
+            #[cfg(feature = "unicode")]
             TransformKind::Unicode => AnyTransform::Unicode(Unicode::default()),
+            // Config::validate refuses unicode when it is not built in.
+            #[cfg(not(feature = "unicode"))]
+            TransformKind::Unicode => AnyTransform::Ascii(Ascii),
         }
     }
 
@@ -51,6 +58,7 @@ impl AnyTransform {
     pub(crate) fn apply(&mut self, input: &[u8], out: &mut [u8]) -> (usize, usize) {
         match self {
             AnyTransform::Ascii(t) => t.apply(input, out),
+            #[cfg(feature = "unicode")]
             AnyTransform::Unicode(t) => t.apply(input, out),
         }
     }
@@ -58,6 +66,7 @@ impl AnyTransform {
     pub(crate) fn flush(&mut self, out: &mut [u8]) -> usize {
         match self {
             AnyTransform::Ascii(t) => t.flush(out),
+            #[cfg(feature = "unicode")]
             AnyTransform::Unicode(t) => t.flush(out),
         }
     }
@@ -65,6 +74,7 @@ impl AnyTransform {
     pub(crate) fn is_length_preserving(&self) -> bool {
         match self {
             AnyTransform::Ascii(_) => Ascii::LENGTH_PRESERVING,
+            #[cfg(feature = "unicode")]
             AnyTransform::Unicode(_) => Unicode::LENGTH_PRESERVING,
         }
     }
@@ -89,8 +99,12 @@ impl AnyTransform {
 }
 
 /// Transforms one whole message (a UDP datagram) into `out`: returns the
-/// length written, or `None` if `out` is too small for all of it.
+/// length written, or `None` if `out` is too small for all of it (or the
+/// transform is not built in).
 pub fn transform_message(kind: TransformKind, input: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !kind.is_built_in() {
+        return None;
+    }
     let mut t = AnyTransform::new(kind);
     let (consumed, written) = t.apply(input, out);
     if consumed < input.len() {
