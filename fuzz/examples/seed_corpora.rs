@@ -653,6 +653,33 @@ fn auto(o: &mut Out) {
     );
 }
 
+fn unicode(o: &mut Out) {
+    let t = "unicode_transform";
+    // mode: 0 the transform, 1 raw, 2 line, 3 frame payloads.
+    let seed =
+        |mode: u8, s: &[u8], w: &[u8], bytes: &[u8]| cat(&[&[mode], &sizes(s), &sizes(w), bytes]);
+    let text = "Straße, ŉ, é, ǅ, ΐ, ﬃ, 𝔞, ß\n".as_bytes();
+    let invalid: &[u8] =
+        b"a\xc3\xa9\xe2\x82\x41\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf\xff\xf0\x9f\x98";
+    for mode in 0..4u8 {
+        o.put(
+            t,
+            &format!("text-{mode}"),
+            &seed(mode, &[1, 2, 3], &[1, 5, 0], text),
+        );
+        o.put(
+            t,
+            &format!("invalid-{mode}"),
+            &seed(mode, &[2, 1], &[3, 16], invalid),
+        );
+        o.put(
+            t,
+            &format!("whole-{mode}"),
+            &seed(mode, &[], &[], &cat(&[text, invalid])),
+        );
+    }
+}
+
 fn main() {
     let root = std::env::args()
         .nth(1)
@@ -666,6 +693,7 @@ fn main() {
     server_session(&mut o);
     client(&mut o);
     auto(&mut o);
+    unicode(&mut o);
     // The layouts read zeros past the end: a seed never needs padding.
     assert_eq!(Reader::new(&[]).u32(), 0);
     println!("wrote {} seeds under {}", o.written, root);
