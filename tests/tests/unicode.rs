@@ -213,3 +213,29 @@ fn config_refuses_a_payload_whose_response_length_could_overflow() {
         .validate()
         .is_ok());
 }
+
+/// Found by the `line_raw` fuzzer: a raw or line session that idled out
+/// (or hit the drain deadline) dropped the bytes it held back from an
+/// incomplete UTF-8 sequence. They go out unchanged, as at end of input.
+#[test]
+fn timeouts_flush_held_bytes_unchanged() {
+    use shout_core::{Duration, Instant};
+    let input = b"ab\xE2\x82";
+    for framing in [Framing::Raw, Framing::Line] {
+        for drain in [false, true] {
+            let config = unicode(framing).with_idle_timeout(Some(Duration::from_secs(1)));
+            let mut server = shout_tests::new_server(config);
+            let mut out = [0u8; 16];
+            let p = server.handle_input(Instant::ZERO, input, &mut out);
+            assert_eq!((p.consumed, &out[..p.produced]), (4, &b"AB"[..]));
+            if drain {
+                server.shutdown(Instant::ZERO);
+            }
+            server.handle_timeout(Instant::from_millis(6_000));
+            assert!(server.is_closed());
+            let n = server.poll_output(Instant::from_millis(6_000), &mut out);
+            assert_eq!(&out[..n], b"\xE2\x82", "{framing:?}, drain {drain}");
+            assert!(server.is_finished());
+        }
+    }
+}

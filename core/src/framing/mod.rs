@@ -109,8 +109,22 @@ impl Decoder {
     pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) {
         match self {
             Decoder::Frame(d) => d.idle(cx),
-            _ => cx.close = Some(CloseReason::IdleTimeout),
+            _ => {
+                // Nothing lost: bytes held back from an incomplete UTF-8
+                // sequence go out unchanged, as at end of input.
+                cx.flush_transform();
+                cx.close = Some(CloseReason::IdleTimeout);
+            }
         }
+    }
+
+    /// The drain deadline passed: close as things are, but a raw or line
+    /// stream still gets its held-back bytes.
+    pub(crate) fn drain_timeout(&mut self, cx: &mut Cx<'_, '_>) {
+        if matches!(self, Decoder::Raw(_) | Decoder::Line(_)) {
+            cx.flush_transform();
+        }
+        cx.close = Some(CloseReason::DrainTimeout);
     }
 
     /// The least input, in one slice, the decoder needs to move on.

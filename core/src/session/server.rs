@@ -208,16 +208,15 @@ impl Server {
         if self.phase == Phase::Closed {
             return;
         }
-        if self.drain_deadline.is_some_and(|d| now >= d) {
-            self.close(CloseReason::DrainTimeout);
+        let drain_over = self.drain_deadline.is_some_and(|d| now >= d);
+        let idle_over = self
+            .config
+            .idle_timeout
+            .is_some_and(|t| now >= self.idle_deadline(t));
+        if !drain_over && !idle_over {
             return;
         }
-        let Some(timeout) = self.config.idle_timeout else {
-            return;
-        };
-        if now < self.idle_deadline(timeout) {
-            return;
-        }
+        // No window: whatever the decoder emits waits in the control queue.
         let mut no_window = [0u8; 0];
         let mut out = Output::new(&mut no_window, &mut self.control);
         let mut cx = Cx {
@@ -226,7 +225,11 @@ impl Server {
             config: &self.config,
             close: None,
         };
-        self.decoder.idle(&mut cx);
+        if drain_over {
+            self.decoder.drain_timeout(&mut cx);
+        } else {
+            self.decoder.idle(&mut cx);
+        }
         let reason = cx.close.unwrap_or(CloseReason::IdleTimeout);
         self.close(reason);
     }
