@@ -164,12 +164,17 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
     let mut progress = Progress::new(spec.mode.name());
     let setup_limit = Instant::now() + Duration::from_secs(30);
     let mut active = spec.connections;
+    let mut cpu_start = None::<u64>;
+    let mut cpu_end = None::<u64>;
     loop {
         let now = Instant::now();
         if start.is_none() && now > setup_limit {
             return Err(io::Error::other("connections were not set up within 30 s"));
         }
         if let Some(d) = deadline {
+            if !bulk && now >= d && cpu_end.is_none() {
+                cpu_end = spec.server_pid.and_then(super::cpu_ns);
+            }
             if now >= d + GRACE {
                 break;
             }
@@ -230,6 +235,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                 active -= 1;
                 if active == 0 {
                     finished_at = Some(now);
+                    cpu_end = spec.server_pid.and_then(super::cpu_ns);
                 }
             }
         }
@@ -238,6 +244,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             let t = Instant::now();
             start = Some(t);
             deadline = Some(t + spec.duration);
+            cpu_start = spec.server_pid.and_then(super::cpu_ns);
             if !bulk {
                 for c in conns.iter_mut() {
                     for _ in 0..spec.depth {
@@ -283,7 +290,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             }
         }
     }
-    Ok(Report::new(
+    let mut r = Report::new(
         spec,
         seconds,
         completed,
@@ -291,7 +298,9 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
         &mut latencies,
         errors,
         first_error,
-    ))
+    );
+    r.server_cpu_ns = cpu_start.zip(cpu_end).map(|(a, b)| b.saturating_sub(a));
+    Ok(r)
 }
 
 /// Raw bulk: write `total` bytes of the pattern, then half-close; read and
@@ -477,6 +486,7 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
     let mut buf = vec![0u8; 65_536];
     let start = Instant::now();
     let deadline = start + spec.duration;
+    let cpu_start = spec.server_pid.and_then(super::cpu_ns);
     for (s, q) in socks.iter_mut() {
         for _ in 0..spec.depth {
             s.send(&letters)?;
@@ -533,6 +543,7 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
         }
         progress.tick(now, || format!("{completed} datagrams answered"));
     }
+    let cpu_end = spec.server_pid.and_then(super::cpu_ns);
     if lost > 0 {
         first_error.get_or_insert_with(|| format!("{lost} datagrams lost"));
     }
@@ -548,6 +559,7 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
         first_error,
     );
     r.lost = Some(lost);
+    r.server_cpu_ns = cpu_start.zip(cpu_end).map(|(a, b)| b.saturating_sub(a));
     Ok(r)
 }
 
@@ -558,7 +570,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let rss_before = spec.server_pid.map(super::rss_bytes).transpose()?;
-    let mut conns: Vec<Option<(TcpStream, usize)>> = Vec::with_capacity(spec.connections);
+    let mut conns: Vec<Option<(TcpStream, usize, bool)>> = Vec::with_capacity(spec.connections);
     let mut connecting = 0usize;
     let mut held = 0usize;
     let mut errors = 0u64;
@@ -577,13 +589,13 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
         }
         while connecting < CONNECTING_AT_ONCE && conns.len() < spec.connections {
             let key = conns.len();
-            conns.push(Some((connect_one(&poll, spec.addr, key)?, 0)));
+            conns.push(Some((connect_one(&poll, spec.addr, key)?, 0, false)));
             connecting += 1;
         }
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
             let key = ev.token().0;
-            let Some((s, got)) = conns[key].as_mut() else {
+            let Some((s, got, hello_sent)) = conns[key].as_mut() else {
                 continue;
             };
             if *got == usize::MAX {
@@ -598,7 +610,8 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
                 }
                 continue;
             }
-            if spec.hello && *got == 0 && ev.is_writable() {
+            if spec.hello && !*hello_sent {
+                *hello_sent = true;
                 let _ = s.write_all(&shout_core::Client::hello_frame());
             }
             while *got < reply_len {
@@ -626,7 +639,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     while Instant::now() < until {
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
-            if let Some((s, _)) = conns[ev.token().0].as_mut() {
+            if let Some((s, _, _)) = conns[ev.token().0].as_mut() {
                 if matches!(s.read(&mut buf), Ok(0)) {
                     errors += 1;
                     first_error.get_or_insert_with(|| "the server closed a held connection".into());

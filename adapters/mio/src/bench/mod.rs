@@ -59,7 +59,8 @@ pub struct BenchArgs {
     /// Hold: send a frame HELLO on each connection and wait for the reply.
     #[arg(long)]
     pub hello: bool,
-    /// The server's process id, to report its memory (hold).
+    /// The server's process id: reports its memory growth (hold) and the
+    /// CPU time it used during the measurement (other modes).
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Print the result as JSON instead of a table.
@@ -142,6 +143,8 @@ struct Report {
     lost: Option<u64>,
     rss_growth: Option<i64>,
     rss_per_connection: Option<f64>,
+    /// CPU time the server used during the measured window.
+    server_cpu_ns: Option<u64>,
 }
 
 impl Report {
@@ -178,6 +181,7 @@ impl Report {
             lost: None,
             rss_growth: None,
             rss_per_connection: None,
+            server_cpu_ns: None,
         }
     }
 
@@ -187,6 +191,16 @@ impl Report {
 
     fn mb_per_s(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+
+    fn cpu_per_response(&self) -> Option<f64> {
+        let ns = self.server_cpu_ns? as f64;
+        (self.responses > 0).then(|| ns / self.responses as f64)
+    }
+
+    fn cpu_per_byte(&self) -> Option<f64> {
+        let ns = self.server_cpu_ns? as f64;
+        (self.bytes > 0).then(|| ns / self.bytes as f64)
     }
 
     fn to_json(&self) -> serde_json::Value {
@@ -206,6 +220,9 @@ impl Report {
             "udp_lost": self.lost,
             "server_rss_growth_bytes": self.rss_growth,
             "server_rss_bytes_per_connection": self.rss_per_connection,
+            "server_cpu_seconds": self.server_cpu_ns.map(|n| n as f64 / 1e9),
+            "server_cpu_ns_per_response": self.cpu_per_response(),
+            "server_cpu_ns_per_byte": self.cpu_per_byte(),
         })
     }
 
@@ -274,6 +291,19 @@ impl Report {
                 );
             }
         }
+        if let Some(ns) = self.server_cpu_ns {
+            let per = match self.mode {
+                Mode::Raw => self.cpu_per_byte().map(|v| format!("{:.3} ns per byte", v)),
+                _ => self
+                    .cpu_per_response()
+                    .map(|v| format!("{:.0} ns per response", v)),
+            };
+            println!(
+                "server CPU: {:.3} s ({})",
+                ns as f64 / 1e9,
+                per.unwrap_or_else(|| "-".into())
+            );
+        }
         if let Some(e) = &self.first_error {
             println!("first error: {e}");
         }
@@ -289,6 +319,18 @@ fn rss_bytes(pid: u32) -> io::Result<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kib| kib * 1024)
         .ok_or_else(|| io::Error::other(format!("no VmRSS for process {pid}")))
+}
+
+/// CPU time a process has used so far, all threads, in nanoseconds
+/// (the first field of each /proc/PID/task/TID/schedstat).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// Runs `shout bench`; returns the exit status (1 on any verification

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Reproduces BENCHMARKS-mio.md: every server pinned to core 0, the load
+# generator to core 1, the three servers measured side by side in the same
+# run, ROUNDS rounds each. Prints one JSON object per measurement.
+#
+#   cargo build --release -p shout-mio --features tokio-compare
+#   ROUNDS=3 adapters/mio/bench/run.sh > results.jsonl
+set -euo pipefail
+B=${SHOUT:-${CARGO_TARGET_DIR:-target}/release/shout}
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+TMP=$(mktemp -d)
+trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+start() { # NAME CMD... -> prints the address once it listens
+  local n=$1; shift
+  taskset -c 0 "$@" >/dev/null 2>"$TMP/$n.err" </dev/null &
+  echo $! >"$TMP/$n.pid"
+  for _ in $(seq 200); do grep -q 'listening on' "$TMP/$n.err" && break; sleep 0.05; done
+  if ! grep -q 'listening on' "$TMP/$n.err"; then
+    echo "server $n did not start: $(cat "$TMP/$n.err")" >&2
+    exit 1
+  fi
+  grep -o 'listening on [^ ]*' "$TMP/$n.err" | head -1 | cut -d' ' -f3
+}
+stop() { kill "$(cat "$TMP/$1.pid")" 2>/dev/null || true; wait "$(cat "$TMP/$1.pid")" 2>/dev/null || true; rm -f "$TMP/$1.pid"; }
+
+load() { # SERVER-NAME ARGS... -> one JSON line tagged with the server
+  local name=$1; shift
+  local out pid
+  pid=$(cat "$TMP/${name%-hello}.pid")
+  out=$(taskset -c 1 "$B" bench --json --server-pid "$pid" "$@" 2>/dev/null) || true
+  echo "{\"server\":\"$name\",\"args\":\"$*\",\"result\":${out:-null}}"
+}
+
+for round in $(seq "$ROUNDS"); do
+  for fr in line frame; do
+    S=$(start shout "$B" serve --listen 127.0.0.1:0 --threads 1 --framing "$fr")
+    T=$(start tokio "$B" bench --serve-tokio 127.0.0.1:0 --server-framing "$fr")
+    E=$(start echo "$B" bench --serve-echo 127.0.0.1:0)
+    for depth in 1 16; do
+      load shout --mode "$fr" -c 64 -d "$depth" -b 64 -s "$SECS" "$S"
+      load echo  --mode "$fr" -c 64 -d "$depth" -b 64 -s "$SECS" --echo "$E"
+      load tokio --mode "$fr" -c 64 -d "$depth" -b 64 -s "$SECS" "$T"
+    done
+    stop shout; stop tokio; stop echo
+  done
+  S=$(start shout "$B" serve --listen 127.0.0.1:0 --threads 1 --framing raw)
+  T=$(start tokio "$B" bench --serve-tokio 127.0.0.1:0 --server-framing raw)
+  E=$(start echo "$B" bench --serve-echo 127.0.0.1:0)
+  for c in 1 16; do
+    bytes=$(( 1073741824 / c ))
+    load shout --mode raw -c "$c" --bytes "$bytes" "$S"
+    load echo  --mode raw -c "$c" --bytes "$bytes" --echo "$E"
+    load tokio --mode raw -c "$c" --bytes "$bytes" "$T"
+  done
+  stop shout; stop tokio; stop echo
+  S=$(start shout "$B" serve --listen 127.0.0.1:0 --threads 1 --udp)
+  load shout --mode udp -c 16 -d 1 -b 64 -s "$SECS" "$S"
+  stop shout
+done
+
+# Memory: a fresh server per run, 10,000 held connections.
+for round in $(seq "$ROUNDS"); do
+  S=$(start shout "$B" serve --listen 127.0.0.1:0 --threads 1)
+  load shout --mode hold -c 10000 -s 2 "$S"
+  stop shout
+  S=$(start shout "$B" serve --listen 127.0.0.1:0 --threads 1)
+  load shout-hello --mode hold -c 10000 -s 2 --hello "$S"
+  stop shout
+  E=$(start echo "$B" bench --serve-echo 127.0.0.1:0)
+  load echo --mode hold -c 10000 -s 2 "$E"
+  stop echo
+  T=$(start tokio "$B" bench --serve-tokio 127.0.0.1:0)
+  load tokio-hello --mode hold -c 10000 -s 2 --hello "$T"
+  stop tokio
+done
