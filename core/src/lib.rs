@@ -33,7 +33,7 @@
 //!
 //! ## The path a byte takes
 //!
-//! bytes in → [`framing`] (detect on the first byte, then raw, line or frame
+//! bytes in → `framing` (detect on the first byte, then raw, line or frame
 //! decoding) → [`transform`] → output window; the clock → [`session`]
 //! lifecycle (idle, drain) → close. [`wire`] holds the frame format.
 //!
