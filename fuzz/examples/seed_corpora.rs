@@ -680,6 +680,53 @@ fn unicode(o: &mut Out) {
     }
 }
 
+fn embedded(o: &mut Out) {
+    let t = "embedded_driver";
+    // cfg: bits 0-1 framing, bit 2 unicode, bit 3 early end of input;
+    // max_payload byte; rx; tx; input length u16 BE; input; link acts.
+    let seed = |cfg: u8, rx: u8, tx: u8, input: &[u8], acts: &[u8]| {
+        let len = u16::try_from(input.len()).unwrap();
+        cat(&[&[cfg, 40, rx, tx], &len.to_be_bytes(), input, acts])
+    };
+    let mut frames = client_hello(b"");
+    frames.extend(encode_frame(kind::DATA, b"hello"));
+    frames.extend(encode_frame(kind::PING, b"abc"));
+    frames.extend(encode_frame(kind::CLOSE, &[]));
+    // Acts: 1-3 ready / n bytes, 0 not ready, F0.. interrupted, F8.. error, FE write 0.
+    let rough = [
+        1, 0, 2, 0xF0, 1, 0xF8, 3, 0, 0, 1, 0xFE, 1, 2, 0xF9, 1, 1, 5, 0, 1,
+    ];
+    o.put(t, "frame-smooth", &seed(3, 64, 64, &frames, &[]));
+    o.put(t, "frame-rough", &seed(3, 3, 2, &frames, &rough));
+    o.put(t, "frame-eof-early", &seed(3 | 8, 1, 1, &frames, &rough));
+    o.put(t, "raw-rough", &seed(1, 2, 1, b"hello, raw link\n", &rough));
+    o.put(
+        t,
+        "line-rough",
+        &seed(2, 4, 3, b"one\ntwo\r\nthree", &rough),
+    );
+    o.put(
+        t,
+        "auto-text",
+        &seed(0 | 8, 8, 8, b"hi there", &[1, 1, 0, 0xF1, 1]),
+    );
+    o.put(
+        t,
+        "unicode-frame",
+        &seed(
+            3 | 4,
+            1,
+            2,
+            &cat(&[
+                &client_hello(b""),
+                &encode_frame(kind::DATA, "straße".as_bytes()),
+            ]),
+            &rough,
+        ),
+    );
+    o.put(t, "interrupted-forever", &seed(1, 8, 8, b"x", &[0xF0; 80]));
+}
+
 fn main() {
     let root = std::env::args()
         .nth(1)
@@ -694,6 +741,7 @@ fn main() {
     client(&mut o);
     auto(&mut o);
     unicode(&mut o);
+    embedded(&mut o);
     // The layouts read zeros past the end: a seed never needs padding.
     assert_eq!(Reader::new(&[]).u32(), 0);
     println!("wrote {} seeds under {}", o.written, root);
