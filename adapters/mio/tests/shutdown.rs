@@ -5,6 +5,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,21 +44,43 @@ fn sigterm_drains_pipelined_requests_losing_nothing() {
     lines_in.extend_from_slice(b"half a ");
 
     let mut conns = Vec::new();
-    for (addr, input) in [
-        (server.addr, frames_in),
-        (server.addr, raw_in.clone()),
-        (line_server.addr, lines_in),
+    let mut progress = Vec::new();
+    for (addr, input, want) in [
+        (server.addr, frames_in, frames_want.len()),
+        (server.addr, raw_in.clone(), raw_in.len()),
+        (line_server.addr, lines_in, lines_want.len()),
     ] {
         let s = connect(addr);
         let mut w = s.try_clone().unwrap();
         let writer = thread::spawn(move || w.write_all(&input).unwrap());
         let mut r = s.try_clone().unwrap();
-        let reader = thread::spawn(move || read_all(&mut r));
+        let got = Arc::new(AtomicUsize::new(0));
+        let counter = got.clone();
+        let reader = thread::spawn(move || {
+            let mut all = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = r.read(&mut buf).expect("read");
+                if n == 0 {
+                    return all;
+                }
+                all.extend_from_slice(&buf[..n]);
+                counter.fetch_add(n, Ordering::SeqCst);
+            }
+        });
         conns.push((s, writer, reader));
+        progress.push((got, want));
     }
-    // Everything written, nothing necessarily answered yet: signal.
-    for (_, w, _) in &mut conns {
-        while !w.is_finished() {
+    // Everything written and at the server (the unanswered rest is less
+    // than one receive window, so it is in the server's socket, not in
+    // ours), the last answers not read yet: signal.
+    let deadline = Instant::now() + WAIT;
+    for ((_, w, _), (got, want)) in conns.iter().zip(&progress) {
+        while !w.is_finished() || got.load(Ordering::SeqCst) + (32 << 10) < *want {
+            assert!(
+                Instant::now() < deadline,
+                "requests never reached the server"
+            );
             thread::sleep(Duration::from_millis(1));
         }
     }

@@ -214,3 +214,24 @@ fn udp_unicode_too_large() {
         assert_eq!(buf[..n], want[..]);
     }
 }
+
+/// Data and end of input arriving together, hundreds of times: every
+/// exchange ends promptly (the server never misses an end of input that
+/// came in with the last bytes).
+#[test]
+fn many_short_exchanges_end_promptly() {
+    let server = Serve::start(&[]);
+    let start = std::time::Instant::now();
+    for i in 0..500 {
+        let msg = format!("exchange {i}");
+        let mut s = server.connect();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        s.write_all(msg.as_bytes()).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("server ended the exchange");
+        assert_eq!(got, msg.to_uppercase().as_bytes());
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -61,7 +61,7 @@ pub fn serve(addr: SocketAddr) -> io::Result<()> {
             let Some(c) = conns.get_mut(key) else {
                 continue;
             };
-            if !drive(c, &mut buf) {
+            if !drive(c, &mut buf, !ev.is_read_closed()) {
                 conns.remove(key);
                 continue;
             }
@@ -81,8 +81,10 @@ pub fn serve(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-/// False when the connection is over.
-fn drive(c: &mut Conn, buf: &mut [u8]) -> bool {
+/// False when the connection is over. Takes a short read as "the socket
+/// is empty" like `shout serve` does (unless the event also reported the
+/// peer's end), so both pay the same syscalls per request.
+fn drive(c: &mut Conn, buf: &mut [u8], short_read_drains: bool) -> bool {
     loop {
         if !c.pending.is_empty() {
             match (&c.stream).write(&c.pending) {
@@ -111,6 +113,9 @@ fn drive(c: &mut Conn, buf: &mut [u8]) -> bool {
                 if sent < n {
                     // Stop reading until the echo is sent.
                     c.pending.extend_from_slice(&buf[sent..n]);
+                    return true;
+                }
+                if short_read_drains && n < buf.len() {
                     return true;
                 }
             }

@@ -299,7 +299,7 @@ impl Worker {
 
     fn event_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        let mut tokens = Vec::with_capacity(1024);
+        let mut tokens: Vec<(Token, bool)> = Vec::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -309,13 +309,13 @@ impl Worker {
             }
             let now = self.clock.now();
             tokens.clear();
-            tokens.extend(events.iter().map(|e| e.token()));
-            for &token in &tokens {
+            tokens.extend(events.iter().map(|e| (e.token(), e.is_read_closed())));
+            for &(token, read_closed) in &tokens {
                 match token {
                     LISTENER => self.accept(now),
                     UDP => self.udp_pending = true,
                     WAKER => {}
-                    Token(key) => self.process(key, now),
+                    Token(key) => self.process(key, now, !read_closed),
                 }
             }
             if self.udp_pending {
@@ -324,7 +324,7 @@ impl Worker {
             if !self.ready.is_empty() {
                 let ready = std::mem::take(&mut self.ready);
                 for key in ready {
-                    self.process(key, now);
+                    self.process(key, now, false);
                 }
             }
             self.expire_timers(now);
@@ -411,8 +411,10 @@ impl Worker {
     }
 
     /// Moves one connection's bytes after an event (or a timer, or a
-    /// yield), then settles what it needs next.
-    fn process(&mut self, key: usize, now: Instant) {
+    /// yield), then settles what it needs next. `from_event`: driven by a
+    /// readiness event that did not report the peer's end (see
+    /// [`Conn::drive`]).
+    fn process(&mut self, key: usize, now: Instant, from_event: bool) {
         let draining = self.drain_until.is_some();
         let Some(conn) = self.conns.get_mut(key) else {
             return; // a stale event for a connection already gone
@@ -428,7 +430,7 @@ impl Worker {
                     }
                 }
                 let session = &mut self.sessions[conn.session as usize];
-                conn.drive(session, &mut self.bufs, now, draining)
+                conn.drive(session, &mut self.bufs, now, draining, from_event)
             }
         };
         self.settle(key, step, now);
@@ -527,7 +529,7 @@ impl Worker {
                     if conn.session != NO_SESSION {
                         self.sessions[conn.session as usize].handle_timeout(now);
                     }
-                    self.process(key, now);
+                    self.process(key, now, false);
                 }
                 Phase::Closing | Phase::Lingering if t >= conn.since => {
                     let why = if conn.phase == Phase::Closing {
@@ -562,7 +564,7 @@ impl Worker {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for &key in &keys {
             if self.conns.get(key).is_some_and(|c| c.phase == Phase::Open) {
-                self.process(key, now);
+                self.process(key, now, false);
             }
         }
         self.drain_until = Some((now + self.config.drain_timeout).as_micros());
@@ -582,7 +584,7 @@ impl Worker {
             if conn.session != NO_SESSION {
                 self.sessions[conn.session as usize].shutdown(now);
             }
-            self.process(key, now);
+            self.process(key, now, false);
         }
     }
 
