@@ -291,3 +291,18 @@ fn flush(w: &TcpStream, b: &mut Backlog) -> io::Result<bool> {
     b.sent += write_some(w, &b.out[b.sent..])?;
     Ok(b.sent == b.out.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection is this struct (plus a timer entry): keep it
+    /// small, since 10,000 of them must fit in well under 256 bytes each.
+    #[test]
+    fn an_idle_connection_is_small() {
+        let conn = std::mem::size_of::<Conn>();
+        eprintln!("Conn {conn} B, session {} B", std::mem::size_of::<Server>());
+        // 40 in release; debug builds add mio's 8-byte selector id.
+        assert!(conn <= 48, "Conn grew to {conn} bytes");
+    }
+}
