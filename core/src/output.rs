@@ -8,10 +8,15 @@
 
 use heapless::Vec;
 
-/// Room for the largest control burst a session emits at once (a line's
-/// closing LF + up to 3 held bytes + `error: line too long (limit
-/// 4294967295 bytes)\n` (50 bytes), or an ERROR frame with its reason.
-pub const CONTROL_CAPACITY: usize = 96;
+/// Room for the largest control burst a session can queue. The queue is
+/// drained before any new input is decoded, so it holds one burst at a
+/// time, plus at most one more from a timeout. The largest: a line's
+/// closing LF after up to 3 held bytes and `error: line too long (limit
+/// 4294967295 bytes)\n` (50 bytes); an ERROR frame (at most 49 bytes); a
+/// HELLO (16) or a character's spilled uppercase (16) followed by a
+/// timeout's ERROR 5 (19). Emitting past it is a bug the debug builds
+/// assert on.
+pub const CONTROL_CAPACITY: usize = 64;
 
 /// Control bytes waiting for room in the caller's window.
 #[derive(Clone, Debug, Default)]
