@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces BENCHMARKS-mio.md: every server pinned to core 0, the load
+# Reproduces the server section of BENCHMARKS.md: every server pinned to core 0, the load
 # generator to core 1, the three servers measured side by side in the same
 # run, ROUNDS rounds each. Prints one JSON object per measurement.
 #
