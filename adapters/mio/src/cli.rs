@@ -47,23 +47,23 @@ pub struct ServeArgs {
     #[arg(long)]
     pub udp: bool,
     /// Largest frame payload accepted (at least 6).
-    #[arg(long, value_name = "BYTES", default_value = "1048576", value_parser = parse_max_payload)]
+    #[arg(long, value_name = "BYTES", default_value = "1048576", value_parser = parse_max_payload, allow_negative_numbers = true)]
     pub max_payload: u32,
     /// Longest accepted line, CR and LF included (at least 1).
-    #[arg(long, value_name = "BYTES", default_value = "65536", value_parser = parse_max_line)]
+    #[arg(long, value_name = "BYTES", default_value = "65536", value_parser = parse_max_line, allow_negative_numbers = true)]
     pub max_line: u32,
     /// Connections open at once, across all threads (at least 1).
-    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_connections: usize,
     /// Close a connection after this long with nothing received or sent
     /// (fractional allowed; 0 turns it off).
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs, allow_negative_numbers = true)]
     pub idle_timeout: Duration,
     /// How long a shutdown lets requests in progress finish.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs, allow_negative_numbers = true)]
     pub drain_timeout: Duration,
     /// Event loop threads [default: the available cores].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 
