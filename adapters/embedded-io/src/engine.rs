@@ -2,7 +2,7 @@
 //! sessions on a UART), the caller's two buffers, and the rules of the core
 //! about end of input, timeouts and closing.
 
-use shout_core::{Config, Event, Instant, Server, State};
+use shout_core::{Config, Event, Framing, Instant, Server, State};
 
 use crate::{LinkMode, SetupError};
 
@@ -48,9 +48,13 @@ impl<'a> Engine<'a> {
         if tx.is_empty() {
             return Err(SetupError::EmptyTxBuffer);
         }
-        if !config.transform.is_length_preserving() && rx.len() < config.max_payload as usize {
+        let frames_possible = matches!(config.framing, Framing::Auto | Framing::Frame);
+        if frames_possible
+            && !config.transform.is_length_preserving()
+            && rx.len() < config.max_payload as usize
+        {
             // The session answers such a DATA only once its whole payload
-            // is offered at once.
+            // is offered at once (raw and line stream whatever the transform).
             return Err(SetupError::RxBufferTooSmall {
                 needed: config.max_payload as usize,
             });

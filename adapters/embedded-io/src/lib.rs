@@ -100,8 +100,9 @@ pub enum SetupError {
     /// The transmit buffer is empty: nothing could ever be sent.
     EmptyTxBuffer,
     /// A transform that is not length-preserving (unicode) answers a DATA
-    /// only once its whole payload is in the receive buffer, so that buffer
-    /// must hold `max_payload` bytes.
+    /// only once its whole payload is in the receive buffer, so with a
+    /// framing that may be `frame` that buffer must hold `max_payload`
+    /// bytes.
     RxBufferTooSmall {
         /// The receive buffer size this configuration needs.
         needed: usize,
