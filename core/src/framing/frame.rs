@@ -14,7 +14,8 @@
 use super::Cx;
 use crate::output::decimal;
 use crate::session::CloseReason;
-use crate::wire::{ClientHello, ErrorCode, Header, HelloError, Kind, ServerHello, HEADER_LEN};
+use crate::wire::HEADER_LEN;
+use crate::wire::{ClientHello, ErrorCode, Header, HeaderReader, HelloError, Kind, ServerHello};
 use crate::wire::{HELLO_MIN_PAYLOAD, MAGIC};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +34,7 @@ pub(crate) struct FrameServer {
     /// A DATA payload waits to be whole before its response header (whose
     /// length a non-length-preserving transform knows only at the end).
     stored: bool,
-    header: [u8; HEADER_LEN],
-    header_fill: u8,
+    header: HeaderReader,
     kind: Kind,
     remaining: u32,
     hello: [u8; HELLO_MIN_PAYLOAD],
@@ -48,8 +48,7 @@ impl FrameServer {
             hello_done: false,
             responding: false,
             stored: false,
-            header: [0; HEADER_LEN],
-            header_fill: 0,
+            header: HeaderReader::new(),
             kind: Kind::Hello,
             remaining: 0,
             hello: [0; HELLO_MIN_PAYLOAD],
@@ -71,7 +70,7 @@ impl FrameServer {
     }
 
     pub(crate) fn at_boundary(&self) -> bool {
-        self.stage == Stage::Header && self.header_fill == 0
+        self.stage == Stage::Header && self.header.is_empty()
     }
 
     pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
@@ -82,27 +81,13 @@ impl FrameServer {
             }
             match self.stage {
                 Stage::Header => {
-                    let header = if self.header_fill == 0 && input.len() - i >= HEADER_LEN {
-                        // Fast path: the whole header is in this read.
-                        let Some(h) = Header::parse_prefix(&input[i..]) else {
-                            return i;
-                        };
-                        i += HEADER_LEN;
-                        h
-                    } else {
-                        if i == input.len() {
-                            return i;
-                        }
-                        let fill = self.header_fill as usize;
-                        let n = (HEADER_LEN - fill).min(input.len() - i);
-                        self.header[fill..fill + n].copy_from_slice(&input[i..i + n]);
-                        self.header_fill += n as u8;
-                        i += n;
-                        if (self.header_fill as usize) < HEADER_LEN {
-                            return i;
-                        }
-                        self.header_fill = 0;
-                        Header::parse(&self.header)
+                    if i == input.len() {
+                        return i;
+                    }
+                    let (n, header) = self.header.read(&input[i..]);
+                    i += n;
+                    let Some(header) = header else {
+                        return i;
                     };
                     self.on_header(cx, header);
                 }

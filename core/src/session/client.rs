@@ -1,7 +1,8 @@
 use heapless::Vec;
 
 use crate::config::Framing;
-use crate::wire::{ClientHello, Header, Kind, ServerHello, HEADER_LEN, SERVER_HELLO_PAYLOAD};
+use crate::wire::SERVER_HELLO_PAYLOAD;
+use crate::wire::{ClientHello, Header, HeaderReader, Kind, ServerHello, HEADER_LEN};
 
 /// How much of an ERROR reason a client keeps; the rest is dropped.
 const REASON_CAPACITY: usize = 128;
@@ -116,8 +117,7 @@ enum Stage {
 pub struct Client {
     framing: Framing,
     stage: Stage,
-    header: [u8; HEADER_LEN],
-    header_fill: u8,
+    header: HeaderReader,
     kind: Kind,
     remaining: u32,
     hello: Option<ServerHello>,
@@ -136,8 +136,7 @@ impl Client {
                 f => f,
             },
             stage: Stage::Header,
-            header: [0; HEADER_LEN],
-            header_fill: 0,
+            header: HeaderReader::new(),
             kind: Kind::Hello,
             remaining: 0,
             hello: None,
@@ -250,16 +249,12 @@ impl Client {
                     if i == input.len() {
                         return Ok((i, None));
                     }
-                    let fill = self.header_fill as usize;
-                    let n = (HEADER_LEN - fill).min(input.len() - i);
-                    self.header[fill..fill + n].copy_from_slice(&input[i..i + n]);
-                    self.header_fill += n as u8;
+                    let (n, header) = self.header.read(&input[i..]);
                     i += n;
-                    if (self.header_fill as usize) < HEADER_LEN {
+                    let Some(header) = header else {
                         return Ok((i, None));
-                    }
-                    self.header_fill = 0;
-                    if let Some(empty) = self.on_header(Header::parse(&self.header))? {
+                    };
+                    if let Some(empty) = self.on_header(header)? {
                         return Ok((i, Some(empty)));
                     }
                 }

@@ -61,3 +61,67 @@ mod tests {
         assert_eq!(Header::parse_prefix(&[9, 0, 0, 0, 7, 1]).unwrap().len, 7);
     }
 }
+
+/// Assembles a header that may arrive a byte at a time: the one piece of
+/// state an incremental frame decoder needs between reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeaderReader {
+    bytes: [u8; HEADER_LEN],
+    fill: u8,
+}
+
+impl HeaderReader {
+    /// A reader that has seen nothing.
+    pub const fn new() -> Self {
+        HeaderReader {
+            bytes: [0; HEADER_LEN],
+            fill: 0,
+        }
+    }
+
+    /// True while no byte of the next header has arrived.
+    pub const fn is_empty(&self) -> bool {
+        self.fill == 0
+    }
+
+    /// Takes bytes from the start of `input` until a header is whole;
+    /// returns how many it took and the header, once complete. A whole
+    /// header at the start of `input` is read in place.
+    #[inline]
+    pub fn read(&mut self, input: &[u8]) -> (usize, Option<Header>) {
+        if self.fill == 0 {
+            if let Some(h) = Header::parse_prefix(input) {
+                return (HEADER_LEN, Some(h));
+            }
+        }
+        let fill = self.fill as usize;
+        let n = (HEADER_LEN - fill).min(input.len());
+        self.bytes[fill..fill + n].copy_from_slice(&input[..n]);
+        self.fill += n as u8;
+        if (self.fill as usize) < HEADER_LEN {
+            return (n, None);
+        }
+        self.fill = 0;
+        (n, Some(Header::parse(&self.bytes)))
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    #[test]
+    fn a_header_split_anywhere_reads_the_same() {
+        let wire = [2, 0, 0, 1, 0, 9, 9];
+        for split in 0..HEADER_LEN {
+            let mut r = HeaderReader::new();
+            let (a, none) = r.read(&wire[..split]);
+            assert_eq!((a, none), (split, None));
+            assert_eq!(r.is_empty(), split == 0);
+            let (b, h) = r.read(&wire[split..]);
+            assert_eq!(a + b, HEADER_LEN);
+            assert_eq!(h, Some(Header { kind: 2, len: 256 }));
+            assert!(r.is_empty());
+        }
+    }
+}

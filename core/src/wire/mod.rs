@@ -15,7 +15,7 @@ mod hello;
 mod kind;
 
 pub use error_code::ErrorCode;
-pub use header::{Header, HEADER_LEN};
+pub use header::{Header, HeaderReader, HEADER_LEN};
 pub use hello::{
     ClientHello, HelloError, ServerHello, HELLO_MIN_PAYLOAD, MAGIC, SERVER_HELLO_PAYLOAD, VERSION,
 };
