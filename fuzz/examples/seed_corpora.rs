@@ -708,7 +708,7 @@ fn embedded(o: &mut Out) {
     o.put(
         t,
         "auto-text",
-        &seed(0 | 8, 8, 8, b"hi there", &[1, 1, 0, 0xF1, 1]),
+        &seed(8, 8, 8, b"hi there", &[1, 1, 0, 0xF1, 1]),
     );
     o.put(
         t,
