@@ -134,7 +134,8 @@ fn sent(e: io::Error) -> SendError {
     failed(format!("sending to the server: {e}"))
 }
 
-/// Lines of standard input, one at a time, without their LF or CRLF.
+/// Lines of standard input, one at a time, each with its LF (the last one
+/// may have none).
 fn for_each_stdin_line(mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     let stdin = io::stdin();
     let mut input = stdin.lock();
@@ -147,14 +148,14 @@ fn for_each_stdin_line(mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> 
         if n == 0 {
             return Ok(());
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-        }
         each(&line)?;
     }
+}
+
+/// A line without its LF or CRLF.
+fn without_terminator(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 // ---- frame -------------------------------------------------------------
@@ -182,7 +183,7 @@ fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> 
                 }
             }
             None => for_each_stdin_line(|line| {
-                request(&mut w, line)?;
+                request(&mut w, without_terminator(line))?;
                 w.flush().map_err(sent)
             })?,
         }
@@ -267,23 +268,11 @@ fn line(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> R
                     w.write_all(b"\n").map_err(sent)?;
                 }
             }
-            None => {
-                // Lines as they are; flushed per line so answers stream.
-                let stdin = io::stdin();
-                let mut input = stdin.lock();
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    let n = input
-                        .read_until(b'\n', &mut line)
-                        .map_err(|e| failed(format!("reading standard input: {e}")))?;
-                    if n == 0 {
-                        break;
-                    }
-                    w.write_all(&line).map_err(sent)?;
-                    w.flush().map_err(sent)?;
-                }
-            }
+            // Lines as they are; flushed per line so answers stream.
+            None => for_each_stdin_line(|line| {
+                w.write_all(line).map_err(sent)?;
+                w.flush().map_err(sent)
+            })?,
         }
         w.flush().map_err(sent)?;
         w.get_ref().shutdown(Shutdown::Write).map_err(sent)
