@@ -2,6 +2,7 @@
 //! sessions on a UART), the caller's two buffers, and the rules of the core
 //! about end of input, timeouts and closing.
 
+use heapless::Deque;
 use shout_core::{Config, Event, Framing, Instant, Server, State};
 
 use crate::{LinkMode, SetupError};
@@ -26,9 +27,7 @@ pub(crate) struct Engine<'a> {
     input_ended: bool,
     /// No session runs and none will start.
     over: bool,
-    events: [Option<Event>; EVENT_SLOTS],
-    event_head: usize,
-    event_len: usize,
+    events: Deque<Event, EVENT_SLOTS>,
     pub(crate) sessions_ended: u32,
     pub(crate) received: u64,
     pub(crate) sent: u64,
@@ -73,9 +72,7 @@ impl<'a> Engine<'a> {
             tx_end: 0,
             input_ended: false,
             over: false,
-            events: [None; EVENT_SLOTS],
-            event_head: 0,
-            event_len: 0,
+            events: Deque::new(),
             sessions_ended: 0,
             received: 0,
             sent: 0,
@@ -182,24 +179,16 @@ impl<'a> Engine<'a> {
     /// The next event of any session, oldest first.
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.collect_events();
-        if self.event_len == 0 {
-            return None;
-        }
-        let e = self.events[self.event_head].take();
-        self.event_head = (self.event_head + 1) % EVENT_SLOTS;
-        self.event_len -= 1;
-        e
+        self.events.pop_front()
     }
 
     fn collect_events(&mut self) {
         while let Some(e) = self.server.poll_event() {
-            if self.event_len == EVENT_SLOTS {
+            if self.events.is_full() {
                 // Full: forget the oldest.
-                self.event_head = (self.event_head + 1) % EVENT_SLOTS;
-                self.event_len -= 1;
+                self.events.pop_front();
             }
-            self.events[(self.event_head + self.event_len) % EVENT_SLOTS] = Some(e);
-            self.event_len += 1;
+            let _ = self.events.push_back(e);
         }
     }
 
