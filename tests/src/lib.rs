@@ -314,6 +314,23 @@ pub fn new_server(config: shout_core::Config) -> Server {
     Server::new(config, Instant::ZERO).expect("test configuration is valid")
 }
 
+/// Runs a fresh session over `input` with `driver` and collects what it
+/// produced and reported.
+fn observe_with(
+    driver: fn(&mut Server, &[u8], &[usize], &[usize]) -> Vec<u8>,
+    config: shout_core::Config,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+) -> Observed {
+    let mut server = new_server(config);
+    let output = driver(&mut server, input, splits, windows);
+    Observed {
+        output,
+        events: events(&mut server),
+    }
+}
+
 /// Runs a fresh session over `input` with [`drive`] (end of input after
 /// the last byte).
 pub fn observe(
@@ -322,12 +339,7 @@ pub fn observe(
     splits: &[usize],
     windows: &[usize],
 ) -> Observed {
-    let mut server = new_server(config);
-    let output = drive(&mut server, input, splits, windows);
-    Observed {
-        output,
-        events: events(&mut server),
-    }
+    observe_with(drive, config, input, splits, windows)
 }
 
 /// Runs a fresh session over `input` with [`drive_until_idle`].
@@ -337,12 +349,7 @@ pub fn observe_until_idle(
     splits: &[usize],
     windows: &[usize],
 ) -> Observed {
-    let mut server = new_server(config);
-    let output = drive_until_idle(&mut server, input, splits, windows);
-    Observed {
-        output,
-        events: events(&mut server),
-    }
+    observe_with(drive_until_idle, config, input, splits, windows)
 }
 
 /// Runs a fresh session over `input` with [`drive_then_shutdown`].
@@ -352,12 +359,7 @@ pub fn observe_then_shutdown(
     splits: &[usize],
     windows: &[usize],
 ) -> Observed {
-    let mut server = new_server(config);
-    let output = drive_then_shutdown(&mut server, input, splits, windows);
-    Observed {
-        output,
-        events: events(&mut server),
-    }
+    observe_with(drive_then_shutdown, config, input, splits, windows)
 }
 
 /// A few ways of cutting reads and windows that cover the usual trouble:
