@@ -314,10 +314,14 @@ pub fn new_server(config: shout_core::Config) -> Server {
     Server::new(config, Instant::ZERO).expect("test configuration is valid")
 }
 
+/// A way of driving a session: [`drive`], [`drive_until_idle`] or
+/// [`drive_then_shutdown`].
+type Driver = fn(&mut Server, &[u8], &[usize], &[usize]) -> Vec<u8>;
+
 /// Runs a fresh session over `input` with `driver` and collects what it
 /// produced and reported.
 fn observe_with(
-    driver: fn(&mut Server, &[u8], &[usize], &[usize]) -> Vec<u8>,
+    driver: Driver,
     config: shout_core::Config,
     input: &[u8],
     splits: &[usize],
