@@ -5,6 +5,7 @@ use crate::wire::HELLO_MIN_PAYLOAD;
 
 /// How a byte stream is cut into requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Framing {
     /// The first byte decides: `0x00` (a HELLO frame) means [`Framing::Frame`],
     /// anything else [`Framing::Raw`].
@@ -19,6 +20,7 @@ pub enum Framing {
 
 /// Which uppercase mapping a session applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransformKind {
     /// `a..=z` to `A..=Z`, every other byte unchanged.
     Ascii,
@@ -98,6 +100,7 @@ pub struct Config {
 
 /// Why a [`Config`] was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `max_payload` is below 6, too small for a HELLO.
     MaxPayloadTooSmall,
@@ -142,8 +145,17 @@ impl Config {
         drain_timeout: Duration::from_secs(5),
     };
 
-    /// Checks the limits the contract puts on a configuration.
-    pub const fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the limits the contract puts on a configuration, once: the
+    /// result is what every [`crate::Server`] is made from, so making a
+    /// session cannot fail.
+    pub const fn validate(self) -> Result<ValidConfig, ConfigError> {
+        match self.check() {
+            Ok(()) => Ok(ValidConfig(self)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn check(&self) -> Result<(), ConfigError> {
         if (self.max_payload as usize) < HELLO_MIN_PAYLOAD {
             return Err(ConfigError::MaxPayloadTooSmall);
         }
@@ -201,5 +213,70 @@ impl Config {
 impl Default for Config {
     fn default() -> Self {
         Config::DEFAULT
+    }
+}
+
+/// A [`Config`] that [`Config::validate`] accepted; the only way to get
+/// one, so a session never sees limits the contract forbids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidConfig(Config);
+
+impl ValidConfig {
+    /// The contract's server defaults.
+    pub const DEFAULT: ValidConfig = ValidConfig(Config::DEFAULT);
+
+    /// The settings themselves.
+    pub const fn get(&self) -> &Config {
+        &self.0
+    }
+}
+
+impl Default for ValidConfig {
+    fn default() -> Self {
+        ValidConfig::DEFAULT
+    }
+}
+
+impl core::ops::Deref for ValidConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0
+    }
+}
+
+/// What a session keeps of its [`ValidConfig`]: the same settings,
+/// packed (an idle timeout of zero is "off" in the contract, so the
+/// timeout is a non-zero count), because every connection holds one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub(crate) framing: Framing,
+    pub(crate) transform: TransformKind,
+    pub(crate) max_payload: u32,
+    pub(crate) max_line: u32,
+    idle_micros: Option<core::num::NonZeroU64>,
+    pub(crate) drain_timeout: Duration,
+}
+
+impl Settings {
+    pub(crate) const fn new(c: &ValidConfig) -> Self {
+        let c = c.get();
+        let idle_micros = match c.idle_timeout {
+            Some(t) => core::num::NonZeroU64::new(t.as_micros()),
+            None => None,
+        };
+        Settings {
+            framing: c.framing,
+            transform: c.transform,
+            max_payload: c.max_payload,
+            max_line: c.max_line,
+            idle_micros,
+            drain_timeout: c.drain_timeout,
+        }
+    }
+
+    /// The idle timeout; `None` when off (or configured as zero).
+    pub(crate) fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_micros.map(|m| Duration::from_micros(m.get()))
     }
 }

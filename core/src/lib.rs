@@ -9,27 +9,56 @@
 //! ## Shape of the API, and why
 //!
 //! A session is a *sans-IO* state machine: the caller moves bytes and time
-//! in and out, the session decides everything else.
+//! in and out, the session decides everything else, and every call means
+//! one thing.
 //!
 //! * **Input and output in one call.** [`Server::handle_input`] takes the
 //!   bytes that arrived and a window to write the answer into, and returns
-//!   how much of each it used ([`Progress`]). Payload goes straight from the
-//!   input slice, through the transform, into the window: there is no
-//!   internal payload buffer, so a 1 MiB frame passes through a session
-//!   whose own buffers hold a few dozen bytes. When the window is full the
-//!   session consumes no more: that is backpressure, and it can never drop,
-//!   reorder or duplicate a byte. (Like an unbuffered TLS API, and unlike a
-//!   queue-of-datagrams API, because here each output byte is computed from
-//!   one input byte and copying it twice would be the whole cost.)
+//!   [`Progress`]: how much of each it used and what it wants [`Next`]
+//!   (more input, at least `min` bytes of it; room for output; nothing,
+//!   it is finished). No caller works out by itself whether a session is
+//!   starved or done. Payload goes straight from the input, through the
+//!   transform, into the window: a 1 MiB frame passes through a session
+//!   whose own buffers hold a few dozen bytes. [`Server::handle_input_in_place`]
+//!   writes the answer over the input instead, which is how a
+//!   length-preserving stream costs one pass per byte.
+//! * **End of input and shutdown say how many bytes are left.**
+//!   [`Server::handle_end_of_input`] takes the count of bytes the caller
+//!   still holds, [`Server::shutdown`] the count that was waiting (held,
+//!   plus still in the socket) when the signal came. The session then knows
+//!   the exact byte at which each takes effect, so the contract's shutdown
+//!   rule holds in the core, testable without a socket, and a flush
+//!   ([`Server::poll_output`]) is only a flush.
 //! * **Time comes from the caller.** [`Server::poll_timeout`] says when the
 //!   next deadline is; [`Server::handle_timeout`] acts on it. [`Instant`] is
 //!   the crate's own microsecond count, so a SysTick counter and
 //!   `std::time::Instant` both map onto it.
 //! * **Events for the log**, pulled with [`Server::poll_event`]: opened with
 //!   a framing, closed with a [`CloseReason`].
-//! * **Parsing is incremental and zero-copy.** Headers may arrive one byte at
-//!   a time; [`Client::handle_input`] hands reply payloads back as slices of
-//!   the caller's own input.
+//! * **A configuration is checked once.** [`Config::validate`] gives a
+//!   [`ValidConfig`], and [`Server::new`] cannot fail.
+//! * **The client is two halves.** [`RequestEncoder`] writes requests,
+//!   [`ReplyDecoder`] reads answers incrementally and zero-copy (payloads
+//!   are slices of the caller's input) and checks each against the oldest
+//!   request waiting ([`ReplyDecoder::expect`]); a writer thread and a
+//!   reader thread each own one, without a lock.
+//!
+//! ## The call order
+//!
+//! ```text
+//! loop {
+//!     bytes arrived     -> handle_input(now, unconsumed bytes, window)
+//!     peer ended        -> handle_end_of_input(bytes still held)
+//!     signal            -> shutdown(now, bytes held + bytes in the link)
+//!     deadline passed   -> handle_timeout(now)
+//!     link took output  -> handle_transmitted(now)
+//!     after each: send `produced` bytes; act on `next`:
+//!         Input { min } -> read until `min` unconsumed bytes are held
+//!         Output        -> poll_output(now, window) once the link has room
+//!         Finished      -> close the link (a socket lingers first)
+//!     sleep until readiness or poll_timeout()
+//! }
+//! ```
 //!
 //! ## The path a byte takes
 //!
@@ -39,36 +68,39 @@
 //!
 //! ## Size
 //!
-//! A [`Server`] is 168 bytes on a 64-bit target, 64 of them the control
-//! queue for headers and control frames, whatever `max_payload` and
-//! `max_line` are (`core::mem::size_of::<Server>()` is held to
-//! [`SERVER_SIZE_LIMIT`] by the test suite). A [`Client`] is 168 bytes, most
-//! of it room for an ERROR's reason.
+//! A [`Server`] stays within [`SERVER_SIZE_LIMIT`] bytes on a 64-bit target
+//! (the test suite holds it there), 64 of them the control queue for
+//! headers and control frames, whatever `max_payload` and `max_line` are.
 //!
 //! ## A server and a client, driven by hand
 //!
 //! ```
-//! use shout_core::{wire::Kind, Client, Config, Event, Framing, Instant, Reply, Server};
+//! use shout_core::{wire::Kind, Config, Event, Framing, Instant, Next, Reply};
+//! use shout_core::{ReplyDecoder, RequestEncoder, Server};
 //!
 //! let now = Instant::ZERO;
-//! let mut server = Server::new(Config::default(), now).unwrap();
-//! let mut client = Client::new(Framing::Frame);
+//! let mut server = Server::new(Config::default().validate().unwrap(), now);
+//! let mut requests = RequestEncoder::frame(u32::MAX);
+//! let mut replies = ReplyDecoder::new(Framing::Frame);
 //!
 //! // The client writes HELLO, one DATA and CLOSE, without waiting.
-//! let mut request = Vec::new();
-//! request.extend_from_slice(&Client::hello_frame());
-//! request.extend_from_slice(&client.request_header(Kind::Data, 5).unwrap());
-//! request.extend_from_slice(b"hello");
-//! request.extend_from_slice(&client.close_frame());
+//! let mut wire_in = RequestEncoder::hello().to_vec();
+//! wire_in.extend_from_slice(&requests.data(5).unwrap());
+//! wire_in.extend_from_slice(b"hello");
+//! replies.expect(Kind::Data).unwrap();
+//! wire_in.extend_from_slice(&requests.close().unwrap());
 //!
 //! // The server answers through a small window, as a slow link would.
-//! let mut wire = Vec::new();
+//! let mut wire_out = Vec::new();
 //! let mut fed = 0;
 //! let mut window = [0u8; 7];
-//! while !server.is_finished() {
-//!     let p = server.handle_input(now, &request[fed..], &mut window);
+//! loop {
+//!     let p = server.handle_input(now, &wire_in[fed..], &mut window);
 //!     fed += p.consumed;
-//!     wire.extend_from_slice(&window[..p.produced]);
+//!     wire_out.extend_from_slice(&window[..p.produced]);
+//!     if p.next == Next::Finished {
+//!         break;
+//!     }
 //! }
 //! assert_eq!(server.poll_event(), Some(Event::Opened(Framing::Frame)));
 //!
@@ -76,8 +108,8 @@
 //! let mut answer = Vec::new();
 //! let mut at = 0;
 //! let mut closed = false;
-//! while at < wire.len() {
-//!     let (n, reply) = client.handle_input(&wire[at..]).unwrap();
+//! while at < wire_out.len() {
+//!     let (n, reply) = replies.handle_input(&wire_out[at..]).unwrap();
 //!     at += n;
 //!     match reply {
 //!         Some(Reply::Data { chunk, .. }) => answer.extend_from_slice(chunk),
@@ -86,24 +118,29 @@
 //!     }
 //! }
 //! assert_eq!(answer, b"HELLO");
-//! assert!(closed && client.handle_end_of_input().is_ok());
+//! assert!(closed && replies.handle_end_of_input().is_ok());
 //! ```
-
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod config;
 mod framing;
-mod output;
+mod io;
 pub mod session;
 pub mod time;
 pub mod transform;
 pub mod wire;
 
-pub use config::{Config, ConfigError, Framing, TransformKind};
-pub use output::CONTROL_CAPACITY;
-pub use session::{Client, ClientError, CloseReason, Event, Progress, Reply, Server, State};
+pub use config::{Config, ConfigError, Framing, TransformKind, ValidConfig};
+pub use io::CONTROL_CAPACITY;
+pub use session::{
+    ClientError, CloseReason, Event, Next, Progress, Reply, ReplyDecoder, RequestEncoder, Server,
+    State, Violation,
+};
 pub use time::{Duration, Instant};
 
 /// The README's Rust examples, compiled and run as doctests.
@@ -112,4 +149,4 @@ pub use time::{Duration, Instant};
 pub struct ReadmeDoctests;
 
 /// The most bytes a [`Server`] may take; the test suite holds it to this.
-pub const SERVER_SIZE_LIMIT: usize = 176;
+pub const SERVER_SIZE_LIMIT: usize = 168;

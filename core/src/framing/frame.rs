@@ -6,22 +6,36 @@
 //! response length then. A transform that is not length-preserving
 //! (unicode) knows it only once the whole payload is in, so the decoder
 //! consumes nothing of a DATA payload until the caller offers all of it in
-//! one slice ([`crate::Server::input_needed`] says how much): the payload is
-//! stored in the caller's buffer, never in the session. From that moment a response is under way, which
-//! decides what end of input and idle timeout may still send: a frame cannot
-//! be slipped into the middle of another frame's payload.
+//! one slice (the session says so with `Next::Input { min }`): the payload
+//! is stored in the caller's buffer, never in the session. Once a response
+//! header is out, a response is under way, which decides what end of input
+//! and idle timeout may still send: a frame cannot be slipped into the
+//! middle of another frame's payload.
 
 use super::Cx;
-use crate::output::decimal;
+use crate::io::decimal;
 use crate::session::CloseReason;
-use crate::wire::HEADER_LEN;
-use crate::wire::{ClientHello, ErrorCode, Header, HeaderReader, HelloError, Kind, ServerHello};
-use crate::wire::{HELLO_MIN_PAYLOAD, MAGIC};
+use crate::wire::{ErrorCode, ErrorFrame, Header, HeaderReader, Kind};
+use crate::wire::{ServerHello, HELLO_MIN_PAYLOAD, MAGIC, VERSION};
 
+/// Where the decoder is inside the frame in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
+    /// Between frames, or inside a header (the reader holds its bytes).
     Header,
-    Payload,
+    /// The client's HELLO payload: the first 6 bytes are judged once all
+    /// six are in; `magic_ok` says whether those seen so far are `SHOUT`.
+    Hello {
+        remaining: u32,
+        fill: u8,
+        magic_ok: bool,
+    },
+    /// A payload being answered as it arrives: the response header is out.
+    Answer { kind: Kind, remaining: u32 },
+    /// A DATA payload that must be offered whole before it is answered.
+    Stored { remaining: u32 },
+    /// A payload that gets no answer (a client PONG).
+    Ignore { remaining: u32 },
 }
 
 /// The state of one frame session; a few dozen bytes whatever the payload.
@@ -29,16 +43,7 @@ enum Stage {
 pub(crate) struct FrameServer {
     stage: Stage,
     hello_done: bool,
-    /// A response header has been emitted for the frame in progress.
-    responding: bool,
-    /// A DATA payload waits to be whole before its response header (whose
-    /// length a non-length-preserving transform knows only at the end).
-    stored: bool,
     header: HeaderReader,
-    kind: Kind,
-    remaining: u32,
-    hello: [u8; HELLO_MIN_PAYLOAD],
-    hello_fill: u8,
 }
 
 impl FrameServer {
@@ -46,13 +51,7 @@ impl FrameServer {
         FrameServer {
             stage: Stage::Header,
             hello_done: false,
-            responding: false,
-            stored: false,
             header: HeaderReader::new(),
-            kind: Kind::Hello,
-            remaining: 0,
-            hello: [0; HELLO_MIN_PAYLOAD],
-            hello_fill: 0,
         }
     }
 
@@ -62,10 +61,9 @@ impl FrameServer {
 
     /// The least input, in one slice, this decoder needs to move on.
     pub(crate) fn input_needed(&self) -> usize {
-        if self.stored {
-            self.remaining as usize
-        } else {
-            1
+        match self.stage {
+            Stage::Stored { remaining } => remaining as usize,
+            _ => 1,
         }
     }
 
@@ -73,101 +71,116 @@ impl FrameServer {
         self.stage == Stage::Header && self.header.is_empty()
     }
 
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
-        let mut i = 0;
+    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
         loop {
-            if cx.close.is_some() || cx.out.is_blocked() {
-                return i;
+            if cx.io.is_blocked() || (cx.stop_at_boundary && self.at_boundary()) {
+                return None;
+            }
+            let available = cx.io.input().len();
+            if available == 0 {
+                return None;
             }
             match self.stage {
                 Stage::Header => {
-                    if i == input.len() {
-                        return i;
+                    let (n, header) = self.header.read(cx.io.input());
+                    cx.io.skip(n);
+                    if let Some(header) = header {
+                        if let Some(reason) = self.on_header(cx, header) {
+                            return Some(reason);
+                        }
                     }
-                    let (n, header) = self.header.read(&input[i..]);
-                    i += n;
-                    let Some(header) = header else {
-                        return i;
-                    };
-                    self.on_header(cx, header);
                 }
-                Stage::Payload => {
-                    if self.remaining == 0 {
-                        self.on_payload_end(cx);
-                        continue;
+                Stage::Hello {
+                    remaining,
+                    fill,
+                    magic_ok,
+                } => {
+                    let take = available.min(remaining as usize);
+                    let judged = self.hello_payload(cx, fill, magic_ok, take);
+                    if let Err(reason) = judged {
+                        return Some(reason);
                     }
-                    if i == input.len() {
-                        return i;
+                }
+                Stage::Stored { remaining } => {
+                    // Store-and-forward, in the caller's buffer: take
+                    // nothing until the whole payload is offered.
+                    let payload = remaining as usize;
+                    if available < payload {
+                        return None;
                     }
-                    if self.stored {
-                        // Store-and-forward, in the caller's buffer: take
-                        // nothing until the whole payload is offered.
-                        let payload = self.remaining as usize;
-                        if input.len() - i < payload {
-                            return i;
-                        }
-                        let len = cx.transform.output_len(&input[i..i + payload]);
-                        cx.out.emit(&Header::new(Kind::Data, len as u32).to_bytes());
-                        self.stored = false;
-                        self.responding = true;
-                        continue;
-                    }
-                    let take = (input.len() - i).min(self.remaining as usize);
-                    let chunk = &input[i..i + take];
-                    let n = match self.kind {
-                        Kind::Data => cx.transform(chunk),
-                        Kind::Ping => {
-                            let spare = cx.out.spare();
-                            let n = chunk.len().min(spare.len());
-                            spare[..n].copy_from_slice(&chunk[..n]);
-                            cx.out.advance(n);
-                            n
-                        }
-                        Kind::Hello => self.hello_payload(cx, chunk),
-                        // PONG payloads are ignored; CLOSE and ERROR never
-                        // reach the payload stage.
-                        _ => chunk.len(),
+                    let len = cx.transform.output_len(&cx.io.input()[..payload]);
+                    cx.io.emit(&Header::new(Kind::Data, len as u32).to_bytes());
+                    self.stage = Stage::Answer {
+                        kind: Kind::Data,
+                        remaining,
+                    };
+                }
+                Stage::Answer { kind, remaining } => {
+                    let take = available.min(remaining as usize);
+                    let n = match kind {
+                        Kind::Data => cx.transform(take),
+                        _ => cx.io.copy(take),
                     };
                     if n == 0 {
-                        return i; // the window is full
+                        return None; // the window is full
                     }
-                    i += n;
-                    self.remaining -= n as u32;
+                    self.payload_taken(cx, n as u32);
+                }
+                Stage::Ignore { remaining } => {
+                    let take = available.min(remaining as usize);
+                    cx.io.skip(take);
+                    self.payload_taken(cx, take as u32);
                 }
             }
         }
     }
 
     /// Judges a header in the contract's order and starts its frame.
-    fn on_header(&mut self, cx: &mut Cx<'_, '_>, h: Header) {
+    fn on_header(&mut self, cx: &mut Cx<'_, '_>, h: Header) -> Option<CloseReason> {
         if !self.hello_done && h.kind != Kind::Hello as u8 {
-            return send_error(cx, ErrorCode::Malformed, &[b"expected HELLO first"]);
+            return Some(send_error(
+                cx,
+                ErrorCode::Malformed,
+                &[b"expected HELLO first"],
+            ));
         }
         let Some(kind) = h.known_kind() else {
-            return send_error(cx, ErrorCode::UnknownKind, &[b"unknown frame kind"]);
+            return Some(send_error(
+                cx,
+                ErrorCode::UnknownKind,
+                &[b"unknown frame kind"],
+            ));
         };
         if h.len > cx.config.max_payload {
             let mut d = [0u8; 10];
             let limit = decimal(cx.config.max_payload, &mut d);
-            return send_error(
+            return Some(send_error(
                 cx,
                 ErrorCode::FrameTooLarge,
                 &[b"frame too large (limit ", limit, b" bytes)"],
-            );
+            ));
         }
-        self.kind = kind;
-        self.remaining = h.len;
-        self.stage = Stage::Payload;
+        let remaining = h.len;
         match kind {
             Kind::Hello if self.hello_done => {
-                send_error(cx, ErrorCode::Malformed, &[b"second HELLO"])
+                return Some(send_error(cx, ErrorCode::Malformed, &[b"second HELLO"]))
             }
             Kind::Hello if (h.len as usize) < HELLO_MIN_PAYLOAD => {
-                send_error(cx, ErrorCode::Malformed, &[b"HELLO payload too short"])
+                return Some(send_error(
+                    cx,
+                    ErrorCode::Malformed,
+                    &[b"HELLO payload too short"],
+                ))
             }
-            Kind::Hello => self.hello_fill = 0,
-            Kind::Data if h.len > 0 && !cx.transform.is_length_preserving() => {
-                self.stored = true;
+            Kind::Hello => {
+                self.stage = Stage::Hello {
+                    remaining,
+                    fill: 0,
+                    magic_ok: true,
+                }
+            }
+            Kind::Data if remaining > 0 && !cx.transform.is_length_preserving() => {
+                self.stage = Stage::Stored { remaining };
             }
             Kind::Data | Kind::Ping => {
                 let reply = if kind == Kind::Data {
@@ -175,121 +188,140 @@ impl FrameServer {
                 } else {
                     Kind::Pong
                 };
-                cx.out.emit(&Header::new(reply, h.len).to_bytes());
-                self.responding = true;
+                cx.io.emit(&Header::new(reply, remaining).to_bytes());
+                self.stage = Stage::Answer { kind, remaining };
+                self.payload_taken(cx, 0);
             }
-            Kind::Pong => {}
+            Kind::Pong => {
+                self.stage = Stage::Ignore { remaining };
+                self.payload_taken(cx, 0);
+            }
             Kind::Close => {
-                cx.out.emit(&Header::new(Kind::Close, 0).to_bytes());
-                cx.close = Some(CloseReason::PeerClosed);
+                cx.io.emit(&Header::new(Kind::Close, 0).to_bytes());
+                return Some(CloseReason::PeerClosed);
             }
-            Kind::Error => cx.close = Some(CloseReason::PeerError),
+            Kind::Error => return Some(CloseReason::PeerError),
         }
+        None
     }
 
-    /// Collects the first 6 bytes of a client HELLO and judges them as
-    /// soon as they are in; later bytes are room for extensions.
-    fn hello_payload(&mut self, cx: &mut Cx<'_, '_>, chunk: &[u8]) -> usize {
-        let fill = self.hello_fill as usize;
+    /// Takes `take` bytes of a client HELLO payload: the first 6 are
+    /// judged as soon as the sixth is in; later bytes are room for
+    /// extensions.
+    fn hello_payload(
+        &mut self,
+        cx: &mut Cx<'_, '_>,
+        fill: u8,
+        mut magic_ok: bool,
+        take: usize,
+    ) -> Result<(), CloseReason> {
+        let mut fill = fill as usize;
+        let mut n = take;
         if fill < HELLO_MIN_PAYLOAD {
-            let n = (HELLO_MIN_PAYLOAD - fill).min(chunk.len());
-            self.hello[fill..fill + n].copy_from_slice(&chunk[..n]);
-            self.hello_fill += n as u8;
-            if self.hello_fill as usize == HELLO_MIN_PAYLOAD {
-                match ClientHello::check(&self.hello) {
-                    Ok(()) => {}
-                    Err(HelloError::Malformed) => {
-                        send_error(cx, ErrorCode::Malformed, &[b"HELLO without ", MAGIC]);
-                    }
-                    Err(HelloError::UnsupportedVersion(_)) => send_error(
-                        cx,
+            n = (HELLO_MIN_PAYLOAD - fill).min(take);
+            let mut verdict: Option<(ErrorCode, &[&[u8]])> = None;
+            for &b in &cx.io.input()[..n] {
+                if fill < MAGIC.len() {
+                    magic_ok &= b == MAGIC[fill];
+                } else if !magic_ok {
+                    verdict = Some((ErrorCode::Malformed, &[b"HELLO without ", MAGIC]));
+                } else if b != VERSION {
+                    verdict = Some((
                         ErrorCode::UnsupportedVersion,
                         &[b"unsupported version (this server speaks 1)"],
-                    ),
+                    ));
                 }
-                if cx.close.is_some() {
-                    // The session ends at the judged byte, however the
-                    // input was split.
-                    return n;
-                }
+                fill += 1;
+            }
+            if let Some((code, reason)) = verdict {
+                // The session ends at the judged byte, however the input
+                // was split.
+                cx.io.skip(n);
+                return Err(send_error(cx, code, reason));
             }
         }
-        chunk.len()
+        cx.io.skip(n);
+        if let Stage::Hello { remaining, .. } = self.stage {
+            self.stage = Stage::Hello {
+                remaining,
+                fill: fill as u8,
+                magic_ok,
+            };
+        }
+        self.payload_taken(cx, n as u32);
+        Ok(())
     }
 
-    fn on_payload_end(&mut self, cx: &mut Cx<'_, '_>) {
-        if self.kind == Kind::Data && !cx.transform.is_length_preserving() {
-            // Each DATA is transformed on its own: a sequence cut at its end
-            // goes out unchanged, and the next frame starts clean.
-            cx.flush_transform();
+    /// `n` more payload bytes of the frame in progress were taken; ends
+    /// the frame when none remain.
+    fn payload_taken(&mut self, cx: &mut Cx<'_, '_>, n: u32) {
+        let (left, kind) = match &mut self.stage {
+            Stage::Header | Stage::Stored { .. } => return,
+            Stage::Hello { remaining, .. } => {
+                *remaining -= n;
+                (*remaining, Kind::Hello)
+            }
+            Stage::Answer { remaining, kind } => {
+                *remaining -= n;
+                (*remaining, *kind)
+            }
+            Stage::Ignore { remaining } => {
+                *remaining -= n;
+                (*remaining, Kind::Pong)
+            }
+        };
+        if left > 0 {
+            return;
         }
-        if self.kind == Kind::Hello {
-            let hello = ServerHello {
-                max_payload: cx.config.max_payload,
-                transform: cx.config.transform,
-            };
-            cx.out.emit(&hello.frame());
-            self.hello_done = true;
+        match kind {
+            Kind::Data if !cx.transform.is_length_preserving() => {
+                // Each DATA is transformed on its own: a sequence cut at
+                // its end goes out unchanged, and the next frame starts
+                // clean.
+                cx.flush_transform();
+            }
+            Kind::Hello => {
+                let hello = ServerHello {
+                    max_payload: cx.config.max_payload,
+                    transform: cx.config.transform,
+                };
+                cx.io.emit(&hello.frame());
+                self.hello_done = true;
+            }
+            _ => {}
         }
-        self.responding = false;
         self.stage = Stage::Header;
     }
 
-    /// A zero-length payload that ended while output was blocked.
-    fn settle(&mut self, cx: &mut Cx<'_, '_>) {
-        if self.stage == Stage::Payload && self.remaining == 0 && cx.close.is_none() {
-            self.on_payload_end(cx);
-        }
-    }
-
-    pub(crate) fn end_of_input(&mut self, cx: &mut Cx<'_, '_>) {
-        self.settle(cx);
-        if cx.close.is_some() {
-            return;
-        }
+    pub(crate) fn end_of_input(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
         if self.at_boundary() {
-            cx.out.emit(&Header::new(Kind::Close, 0).to_bytes());
-            cx.close = Some(CloseReason::EndOfInput);
-        } else {
-            if !self.responding {
-                send_error(
-                    cx,
-                    ErrorCode::Malformed,
-                    &[b"frame cut off by end of input"],
-                );
-            }
-            cx.close = Some(CloseReason::Truncated);
+            cx.io.emit(&Header::new(Kind::Close, 0).to_bytes());
+            return CloseReason::EndOfInput;
         }
+        if !matches!(self.stage, Stage::Answer { .. }) {
+            let _ = send_error(
+                cx,
+                ErrorCode::Malformed,
+                &[b"frame cut off by end of input"],
+            );
+        }
+        CloseReason::Truncated
     }
 
     pub(crate) fn finish_drain(&mut self, cx: &mut Cx<'_, '_>) {
-        cx.out.emit(&Header::new(Kind::Close, 0).to_bytes());
+        cx.io.emit(&Header::new(Kind::Close, 0).to_bytes());
     }
 
-    pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) {
-        self.settle(cx);
-        if cx.close.is_some() {
-            return;
+    pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+        if !matches!(self.stage, Stage::Answer { .. }) {
+            let _ = send_error(cx, ErrorCode::IdleTimeout, &[b"idle timeout"]);
         }
-        if !self.responding {
-            send_error(cx, ErrorCode::IdleTimeout, &[b"idle timeout"]);
-        }
-        cx.close = Some(CloseReason::IdleTimeout);
+        CloseReason::IdleTimeout
     }
 }
 
-/// Emits an ERROR frame (code + reason made of `parts`) and closes.
-fn send_error(cx: &mut Cx<'_, '_>, code: ErrorCode, parts: &[&[u8]]) {
-    let mut frame = [0u8; 80];
-    let mut n = HEADER_LEN + 2;
-    for p in parts {
-        let take = p.len().min(frame.len() - n);
-        frame[n..n + take].copy_from_slice(&p[..take]);
-        n += take;
-    }
-    let header = Header::new(Kind::Error, (n - HEADER_LEN) as u32).to_bytes();
-    frame[..HEADER_LEN].copy_from_slice(&header);
-    frame[HEADER_LEN..HEADER_LEN + 2].copy_from_slice(&code.as_u16().to_be_bytes());
-    cx.out.emit(&frame[..n]);
-    cx.close = Some(CloseReason::ProtocolError(code));
+/// Emits an ERROR frame; the session closes with it.
+fn send_error(cx: &mut Cx<'_, '_>, code: ErrorCode, parts: &[&[u8]]) -> CloseReason {
+    cx.io.emit(ErrorFrame::new(code, parts).as_bytes());
+    CloseReason::ProtocolError(code)
 }

@@ -2,7 +2,7 @@
 //! arrive; a line longer than `max_line` ends the session with an error line.
 
 use super::Cx;
-use crate::output::decimal;
+use crate::io::decimal;
 use crate::session::CloseReason;
 
 /// Counts the bytes of the line in progress; nothing else is kept.
@@ -20,37 +20,35 @@ impl Line {
         self.len == 0
     }
 
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
+    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
         let max = cx.config.max_line;
-        let mut i = 0;
-        while i < input.len() {
+        loop {
+            let rest = cx.io.input();
+            if rest.is_empty() || (cx.stop_at_boundary && self.len == 0) {
+                return None;
+            }
             if self.len >= max {
                 // Another byte, LF or not, makes the line longer than max.
-                self.overflow(cx);
-                return i;
+                return Some(self.overflow(cx));
             }
-            let allowed = (max - self.len) as usize;
-            let rest = &input[i..];
-            let chunk = &rest[..rest.len().min(allowed)];
-            let (end, complete) = match memchr::memchr(b'\n', chunk) {
+            let allowed = rest.len().min((max - self.len) as usize);
+            let (end, complete) = match memchr::memchr(b'\n', &rest[..allowed]) {
                 Some(p) => (p + 1, true),
-                None => (chunk.len(), false),
+                None => (allowed, false),
             };
-            let consumed = cx.transform(&chunk[..end]);
-            i += consumed;
+            let consumed = cx.transform(end);
             if complete && consumed == end {
                 self.len = 0;
             } else {
                 self.len += consumed as u32;
             }
             if consumed < end {
-                break; // the window is full
+                return None; // the window is full
             }
         }
-        i
     }
 
-    fn overflow(&mut self, cx: &mut Cx<'_, '_>) {
+    fn overflow(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
         cx.flush_transform();
         let mut digits = [0u8; 10];
         let digits = decimal(cx.config.max_line, &mut digits);
@@ -61,7 +59,7 @@ impl Line {
             msg[n..n + p.len()].copy_from_slice(p);
             n += p.len();
         }
-        cx.out.emit(&msg[..n]);
-        cx.close = Some(CloseReason::LineTooLong);
+        cx.io.emit(&msg[..n]);
+        CloseReason::LineTooLong
     }
 }

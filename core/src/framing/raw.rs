@@ -1,6 +1,7 @@
 //! Raw: no boundaries; every byte is answered as soon as it arrives.
 
 use super::Cx;
+use crate::session::CloseReason;
 
 /// The raw decoder holds no state: the transform holds what little there is.
 #[derive(Clone, Copy, Debug)]
@@ -8,7 +9,12 @@ pub(crate) struct Raw;
 
 impl Raw {
     #[inline]
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>, input: &[u8]) -> usize {
-        cx.transform(input)
+    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
+        loop {
+            let n = cx.io.input().len();
+            if n == 0 || cx.transform(n) == 0 {
+                return None;
+            }
+        }
     }
 }

@@ -1,7 +1,121 @@
 //! Where a session is in its life, why it ended, and what it tells the caller.
 
 use crate::config::Framing;
+use crate::time::Instant;
 use crate::wire::ErrorCode;
+
+/// The session's own life: whether input will end, whether it drains.
+/// Each state carries exactly what it needs: a drain always has its
+/// deadline and the count of bytes still to be answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Answering. `end`: input ends after this many more bytes.
+    Open { end: Option<usize> },
+    /// Shutting down: `waiting` more bytes are answered, then the rest of
+    /// the request they began; nothing after, and nothing after
+    /// `deadline`.
+    Draining {
+        deadline: Instant,
+        waiting: usize,
+        end: Option<usize>,
+    },
+    /// Nothing more will be produced.
+    Closed,
+}
+
+impl Life {
+    pub(crate) const fn new() -> Self {
+        Life::Open { end: None }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self, Life::Closed)
+    }
+
+    pub(crate) fn drain_deadline(&self) -> Option<Instant> {
+        match self {
+            Life::Draining { deadline, .. } => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// Records where input ends; true if that is news.
+    pub(crate) fn end_of_input(&mut self, held: usize) -> bool {
+        match self {
+            Life::Open { end } | Life::Draining { end, .. } if end.is_none() => {
+                *end = Some(held);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts a drain; true if that is news.
+    pub(crate) fn shutdown(&mut self, deadline: Instant, waiting: usize) -> bool {
+        match *self {
+            Life::Open { end } => {
+                *self = Life::Draining {
+                    deadline,
+                    waiting,
+                    end,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How much input the decoder may see now (`None`: all there is), and
+    /// whether it must stop at the end of the request in progress.
+    pub(crate) fn input_limit(&self) -> (Option<usize>, bool) {
+        match *self {
+            Life::Open { end } => (end, false),
+            Life::Draining { waiting, end, .. } if waiting > 0 => {
+                (Some(end.map_or(waiting, |e| e.min(waiting))), false)
+            }
+            Life::Draining { end, .. } => (end, true),
+            Life::Closed => (Some(0), false),
+        }
+    }
+
+    /// `n` more input bytes were consumed.
+    pub(crate) fn consumed(&mut self, n: usize) {
+        match self {
+            Life::Open { end } => sub(end, n),
+            Life::Draining { waiting, end, .. } => {
+                *waiting = waiting.saturating_sub(n);
+                sub(end, n);
+            }
+            Life::Closed => {}
+        }
+    }
+
+    /// True when the input ends before `needed` more bytes could arrive.
+    pub(crate) fn input_ends_before(&self, needed: usize) -> bool {
+        match *self {
+            Life::Open { end } | Life::Draining { end, .. } => end.is_some_and(|e| e < needed),
+            Life::Closed => false,
+        }
+    }
+
+    /// A drain has answered every byte that was waiting at the signal.
+    pub(crate) fn drain_mark_reached(&self) -> bool {
+        matches!(self, Life::Draining { waiting: 0, .. })
+    }
+
+    /// Closes; true if it was not closed yet.
+    pub(crate) fn close(&mut self) -> bool {
+        let was_open = !self.is_closed();
+        *self = Life::Closed;
+        was_open
+    }
+}
+
+fn sub(end: &mut Option<usize>, n: usize) {
+    if let Some(e) = end {
+        *e = e.saturating_sub(n);
+    }
+}
 
 /// The stage of a session's life.
 ///
@@ -14,6 +128,7 @@ use crate::wire::ErrorCode;
 /// ```
 /// Errors and timeouts go to `Closed` from any stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum State {
     /// No byte has arrived yet, so the framing is not known.
     Undecided,
@@ -29,6 +144,7 @@ pub enum State {
 
 /// Why a session closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// Input ended and everything was answered.
     EndOfInput,
@@ -69,6 +185,7 @@ impl core::fmt::Display for CloseReason {
 
 /// Something a caller may want to log or count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The first byte decided the framing (never [`Framing::Auto`]).
     Opened(Framing),

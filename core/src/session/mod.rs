@@ -1,13 +1,18 @@
 //! Sessions: the state machines a caller drives with bytes and time.
 //!
-//! [`Server`] answers one connection (or one session on a link);
-//! [`Client`] speaks to a server. Both follow the same rules of use, which
-//! are written once on [`Server`].
+//! [`Server`] answers one connection (or one session on a link). A client
+//! is two halves that share nothing: [`RequestEncoder`] writes requests,
+//! [`ReplyDecoder`] reads answers, so a writer and a reader thread each own
+//! one without a lock.
 
-mod client;
+mod client_error;
 mod lifecycle;
+mod replies;
+mod requests;
 mod server;
 
-pub use client::{Client, ClientError, Reply};
+pub use client_error::{ClientError, Violation};
 pub use lifecycle::{CloseReason, Event, State};
-pub use server::{Progress, Server};
+pub use replies::{Reply, ReplyDecoder, EXPECTED_RUNS};
+pub use requests::RequestEncoder;
+pub use server::{Next, Progress, Server};

@@ -1,186 +1,163 @@
-use crate::config::{Config, ConfigError, Framing};
+use crate::config::{Framing, Settings, ValidConfig};
 use crate::framing::{detect, Cx, Decoder};
-use crate::output::{Control, Output};
-use crate::session::lifecycle::Unreported;
+use crate::io::{Control, Io};
+use crate::session::lifecycle::{Life, Unreported};
 use crate::session::{CloseReason, Event, State};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::transform::AnyTransform;
 
-/// How much one [`Server::handle_input`] call moved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a session wants next; every call that moves bytes says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Next {
+    /// Everything offered that could be answered was: offer more input
+    /// once it arrives. `min` is the least input the next call must offer
+    /// in one slice, unconsumed bytes included: 1, except in a frame
+    /// session with a transform that is not length-preserving, which
+    /// answers a DATA only once its whole payload is offered (up to
+    /// `max_payload` bytes; size a fixed input buffer for that).
+    Input {
+        /// Bytes the next call must offer at once.
+        min: usize,
+    },
+    /// Output is waiting for room: send what was produced, then call
+    /// again with room (and the unconsumed input, which stays yours).
+    Output,
+    /// The session is closed and all its output has been taken. Send what
+    /// you hold, then end the link; input offered from now on is consumed
+    /// and discarded, which is what a lingering socket wants.
+    Finished,
+}
+
+/// What one call moved, and what the session wants next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "the produced bytes must be sent and the unconsumed input offered again"]
 pub struct Progress {
     /// Input bytes taken; the caller keeps the rest and offers it again.
     pub consumed: usize,
-    /// Bytes written at the start of the output window, ready to send.
+    /// Bytes written at the start of the output window (or, in place, of
+    /// the buffer), ready to send.
     pub produced: usize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Active,
-    Draining,
-    Closed,
+    /// What the session needs before it can move on.
+    pub next: Next,
 }
 
 /// One server session of SHOUT/1: a connection, or a session on a link.
 ///
 /// # How to drive it
 ///
-/// * Offer input and an output window with [`handle_input`]. It answers as
-///   much of the input as the window has room for and says how much of
-///   each it used ([`Progress`]). Send the produced bytes; keep the
-///   unconsumed input and offer it again. A call with no input only flushes
-///   output; during a shutdown it also means "nothing more is waiting".
-/// * When the peer ends its input, call [`handle_end_of_input`], then keep
-///   calling [`handle_input`] (with any input still unconsumed) until
-///   [`is_closed`]: the final bytes (CLOSE, an ERROR, held-back bytes) come
-///   out through it like any other.
-/// * Ask [`poll_timeout`] when to wake up next and call
-///   [`handle_timeout`] then (a late or early call is harmless).
-/// * Call [`shutdown`] to drain: requests in progress finish, none starts.
-/// * Take [`Event`]s with [`poll_event`] for logs and counters.
-/// * When [`is_closed`] and [`has_pending_output`] is false, nothing more
-///   will ever be produced: send what you hold, then close the link. The
-///   call that closes consumes input only up to the point where the session
-///   ended (after a CLOSE header, before an offending byte); input offered
-///   in later calls is consumed and discarded, which is what a lingering
-///   socket wants. A continuous link (a UART) gives the rest to a new
-///   session instead.
+/// Each call means one thing and takes effect when it is made:
+///
+/// * [`handle_input`] offers input and a window; the session answers as
+///   much as the window has room for and returns [`Progress`]: how much of
+///   each it used and what it wants [`Next`]. Send the produced bytes; keep
+///   the unconsumed input and offer it again. [`handle_input_in_place`] is
+///   the same with the answer written over the input (no second buffer,
+///   one pass less per byte with a length-preserving transform).
+/// * [`poll_output`] only flushes: it never means anything about input.
+/// * [`handle_end_of_input`]`(held)`: the peer will send nothing more; the
+///   caller still holds `held` unconsumed bytes and will offer them. The
+///   session ends exactly after those.
+/// * [`shutdown`]`(now, waiting)`: drain. `waiting` is what was waiting
+///   when the signal came: bytes the caller holds unconsumed plus bytes
+///   still in the link (the socket's receive queue, a UART's FIFO). Those
+///   are answered, then the rest of a request they began, and nothing
+///   after; the session closes at that boundary or at the drain deadline.
+/// * [`poll_timeout`] says when to wake up next; call [`handle_timeout`]
+///   then (a late or early call is harmless).
+/// * [`handle_transmitted`]: output the link refused earlier has now gone
+///   out, which is activity for the idle timeout.
+/// * [`poll_event`] hands out [`Event`]s for logs and counters.
 ///
 /// The window may be any size, down to one byte: output is the same
 /// however the input is split and however small the windows are. Output
 /// that did not fit waits inside the session (at most
 /// [`CONTROL_CAPACITY`](crate::CONTROL_CAPACITY) bytes, headers and control
-/// frames only) and comes first next call.
+/// frames only) and comes first next call. The call that closes consumes
+/// input only up to the point where the session ended (after a CLOSE
+/// header, before an offending byte): on a continuous link (a UART) the
+/// rest belongs to the next session.
 ///
 /// [`handle_input`]: Server::handle_input
+/// [`handle_input_in_place`]: Server::handle_input_in_place
+/// [`poll_output`]: Server::poll_output
 /// [`handle_end_of_input`]: Server::handle_end_of_input
-/// [`is_closed`]: Server::is_closed
+/// [`shutdown`]: Server::shutdown
 /// [`poll_timeout`]: Server::poll_timeout
 /// [`handle_timeout`]: Server::handle_timeout
-/// [`shutdown`]: Server::shutdown
+/// [`handle_transmitted`]: Server::handle_transmitted
 /// [`poll_event`]: Server::poll_event
-/// [`has_pending_output`]: Server::has_pending_output
 #[derive(Clone, Debug)]
 pub struct Server {
-    config: Config,
+    config: Settings,
     decoder: Decoder,
     transform: AnyTransform,
     control: Control,
     events: Unreported,
-    phase: Phase,
-    input_ended: bool,
-    end_handled: bool,
+    life: Life,
     last_activity: Instant,
-    drain_deadline: Option<Instant>,
 }
 
 impl Server {
     /// A session that has seen nothing yet, its idle clock starting `now`.
-    pub fn new(config: Config, now: Instant) -> Result<Server, ConfigError> {
-        config.validate()?;
-        Ok(Server {
-            config,
+    pub fn new(config: ValidConfig, now: Instant) -> Server {
+        Server {
+            config: Settings::new(&config),
             decoder: Decoder::Undecided,
             transform: AnyTransform::new(config.transform),
             control: Control::default(),
             events: Unreported::default(),
-            phase: Phase::Active,
-            input_ended: false,
-            end_handled: false,
+            life: Life::new(),
             last_activity: now,
-            drain_deadline: None,
-        })
-    }
-
-    /// The configuration this session runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
+        }
     }
 
     /// Answers a prefix of `input` into the start of `out`.
     pub fn handle_input(&mut self, now: Instant, input: &[u8], out: &mut [u8]) -> Progress {
-        if matches!(self.decoder, Decoder::Undecided) && self.phase != Phase::Closed {
-            if let Some(&first) = input.first() {
-                let (decoder, framing) = detect::decide(self.config.framing, first);
-                self.decoder = decoder;
-                self.push_event(Event::Opened(framing));
-            }
-        }
-        let mut out = Output::new(out, &mut self.control);
-        let mut consumed = 0;
-        let was_closed = self.phase == Phase::Closed;
-        loop {
-            if !out.drain_control() {
-                break;
-            }
-            if self.phase == Phase::Closed {
-                if was_closed {
-                    consumed = input.len(); // linger: read and discard
-                }
-                // The call that closes stops at the point of closing: what
-                // follows is not this session's (on a continuous link it
-                // starts the next one).
-                break;
-            }
-            let mut cx = Cx {
-                out: &mut out,
-                transform: &mut self.transform,
-                config: &self.config,
-                close: None,
-            };
-            let n = self.decoder.input(&mut cx, &input[consumed..]);
-            consumed += n;
-            // Everything offered is taken, or (when input has ended, so
-            // all there is was offered) the decoder waits for more than
-            // there is: a DATA payload stored for a unicode response.
-            let starved = consumed == input.len()
-                || (self.input_ended && self.decoder.input_needed() > input.len() - consumed);
-            if cx.close.is_none() && !cx.out.is_blocked() && starved {
-                if self.input_ended && !self.end_handled {
-                    self.end_handled = true;
-                    self.decoder.end_of_input(&mut cx);
-                } else if self.phase == Phase::Draining
-                    && input.is_empty()
-                    && self.decoder.at_boundary()
-                {
-                    self.decoder.finish_drain(&mut cx);
-                }
-            }
-            let closing = cx.close;
-            let blocked = out.is_blocked();
-            if let Some(reason) = closing {
-                close(&mut self.phase, &mut self.events, reason);
-                continue;
-            }
-            if blocked {
-                continue;
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        let produced = out.written();
-        if consumed > 0 || produced > 0 {
-            self.last_activity = self.last_activity.max(now);
-        }
-        Progress { consumed, produced }
+        let mut control = core::mem::take(&mut self.control);
+        let p = self.run(now, Io::split(input, out, &mut control));
+        self.control = control;
+        p
     }
 
-    /// Same as [`Server::handle_input`] with no input: flushes output.
-    pub fn poll_output(&mut self, now: Instant, out: &mut [u8]) -> usize {
-        self.handle_input(now, &[], out).produced
+    /// Answers a prefix of `buf` into `buf` itself: the answer is
+    /// `buf[..produced]`, written behind the read position so it never
+    /// overtakes unconsumed input. With a length-preserving transform a
+    /// stream is answered whole this way; output that would overtake (a
+    /// HELLO is longer than the client's, a unicode `ß` becomes `SS`)
+    /// waits and the call returns early. Answer the unconsumed rest,
+    /// `buf[consumed..]`, with [`Server::handle_input`] and a window.
+    pub fn handle_input_in_place(&mut self, now: Instant, buf: &mut [u8]) -> Progress {
+        let mut control = core::mem::take(&mut self.control);
+        let p = self.run(now, Io::in_place(buf, &mut control));
+        self.control = control;
+        p
     }
 
-    /// The peer will send nothing more. Call [`Server::handle_input`]
-    /// afterwards to take the final bytes.
-    ///
-    /// A session that has not been offered a byte yet does not close here:
-    /// the caller may still hold the input that arrived before the end. The
-    /// next [`Server::handle_input`] decides: with input, it is answered;
-    /// with none, the session closes without a byte, whatever the framing.
-    pub fn handle_end_of_input(&mut self) {
-        self.input_ended = true;
+    /// Flushes output waiting inside the session into `out`; nothing else.
+    pub fn poll_output(&mut self, now: Instant, out: &mut [u8]) -> Progress {
+        self.handle_input(now, &[], out)
+    }
+
+    /// The peer will send nothing more: the caller holds `held` input
+    /// bytes not consumed yet, and will offer them. The session ends
+    /// right after them (at once if that is now), and the bytes that end
+    /// brings (CLOSE, an ERROR, held-back bytes) come out of the next
+    /// call. A second call changes nothing.
+    pub fn handle_end_of_input(&mut self, held: usize) {
+        if self.life.end_of_input(held) {
+            self.settle();
+        }
+    }
+
+    /// Starts a drain: `waiting` bytes (held by the caller unconsumed,
+    /// plus those still in the link) are answered, then the rest of a
+    /// request they began; nothing after. The session closes at that
+    /// boundary, or closes as it is at `now + drain_timeout`.
+    pub fn shutdown(&mut self, now: Instant, waiting: usize) {
+        if self.life.shutdown(now + self.config.drain_timeout, waiting) {
+            self.settle();
+        }
     }
 
     /// Output the caller held (because the link would not take it) made
@@ -191,11 +168,11 @@ impl Server {
 
     /// When [`Server::handle_timeout`] should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.phase == Phase::Closed {
+        if self.life.is_closed() {
             return None;
         }
-        let idle = self.config.idle_timeout.map(|t| self.idle_deadline(t));
-        match (idle, self.drain_deadline) {
+        let idle = self.config.idle_timeout().map(|t| self.last_activity + t);
+        match (idle, self.life.drain_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -203,49 +180,36 @@ impl Server {
 
     /// Acts on deadlines that have passed by `now`: the drain deadline
     /// closes at once; the idle timeout closes, after ERROR 5 in a frame
-    /// session whose response is not under way.
+    /// session whose response is not under way. The final bytes come out
+    /// of the next call that takes output.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.phase == Phase::Closed {
+        if self.life.is_closed() {
             return;
         }
-        let drain_over = self.drain_deadline.is_some_and(|d| now >= d);
+        let drain_over = self.life.drain_deadline().is_some_and(|d| now >= d);
         let idle_over = self
             .config
-            .idle_timeout
-            .is_some_and(|t| now >= self.idle_deadline(t));
+            .idle_timeout()
+            .is_some_and(|t| now >= self.last_activity + t);
         if !drain_over && !idle_over {
             return;
         }
         // No window: whatever the decoder emits waits in the control queue.
-        let mut no_window = [0u8; 0];
-        let mut out = Output::new(&mut no_window, &mut self.control);
+        let mut control = core::mem::take(&mut self.control);
+        let mut io = Io::split(&[], &mut [], &mut control);
         let mut cx = Cx {
-            out: &mut out,
+            io: &mut io,
             transform: &mut self.transform,
             config: &self.config,
-            close: None,
+            stop_at_boundary: false,
         };
-        if drain_over {
-            self.decoder.drain_timeout(&mut cx);
+        let reason = if drain_over {
+            self.decoder.drain_timeout(&mut cx)
         } else {
-            self.decoder.idle(&mut cx);
-        }
-        let reason = cx.close.unwrap_or(CloseReason::IdleTimeout);
+            self.decoder.idle(&mut cx)
+        };
+        self.control = control;
         self.close(reason);
-    }
-
-    /// Starts a drain: requests in progress may finish until
-    /// `now + drain_timeout`, none starts. Feed what is already waiting on
-    /// the link, then call [`Server::handle_input`] with empty input to say
-    /// nothing more is waiting: the session closes at its next boundary.
-    pub fn shutdown(&mut self, now: Instant) {
-        if self.phase != Phase::Active {
-            return;
-        }
-        // A session not yet offered a byte does not close here: the caller
-        // may hold input that was waiting; the next empty call closes it.
-        self.phase = Phase::Draining;
-        self.drain_deadline = Some(now + self.config.drain_timeout);
     }
 
     /// The next event, oldest first.
@@ -255,11 +219,11 @@ impl Server {
 
     /// Where the session is in its life.
     pub fn state(&self) -> State {
-        match self.phase {
-            Phase::Closed => State::Closed,
-            Phase::Draining => State::Draining,
-            Phase::Active if self.input_ended => State::Draining,
-            Phase::Active => match self.decoder {
+        match self.life {
+            Life::Closed => State::Closed,
+            Life::Draining { .. } => State::Draining,
+            Life::Open { end: Some(_) } => State::Draining,
+            Life::Open { end: None } => match self.decoder {
                 Decoder::Undecided => State::Undecided,
                 ref d if d.is_handshaking() => State::Handshake,
                 _ => State::Open,
@@ -277,23 +241,9 @@ impl Server {
         }
     }
 
-    /// The least input the session needs offered in one slice to make
-    /// progress: 1, except in a frame session with a transform that is not
-    /// length-preserving, which waits for a whole DATA payload (up to
-    /// `max_payload` bytes) before answering it. A caller with a fixed
-    /// input buffer must make it at least `max_payload` bytes then.
-    pub fn input_needed(&self) -> usize {
-        self.decoder.input_needed()
-    }
-
     /// True once the session will produce nothing new.
     pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// Bytes produced but not yet taken through an output window.
-    pub fn has_pending_output(&self) -> bool {
-        !self.control.is_empty()
+        self.life.is_closed()
     }
 
     /// How many bytes wait inside the session for an output window.
@@ -303,41 +253,127 @@ impl Server {
 
     /// Closed with nothing left to send: the caller may end the link.
     pub fn is_finished(&self) -> bool {
-        self.is_closed() && !self.has_pending_output()
+        self.is_closed() && self.control.is_empty()
     }
 
-    fn idle_deadline(&self, timeout: Duration) -> Instant {
-        self.last_activity + timeout
+    /// Applies an end of input or a shutdown that takes effect at once
+    /// (nothing more to answer), queueing the bytes it brings.
+    fn settle(&mut self) {
+        let now = self.last_activity;
+        let _ = self.handle_input(now, &[], &mut []);
+    }
+
+    /// The session's loop over one call's bytes: decode until the input,
+    /// the window or the session runs out, acting on end of input and
+    /// shutdown at the exact byte they take effect.
+    fn run(&mut self, now: Instant, mut io: Io<'_>) -> Progress {
+        let was_closed = self.life.is_closed();
+        loop {
+            if !io.drain_control() {
+                break;
+            }
+            if self.life.is_closed() {
+                if was_closed {
+                    io.discard_all(); // linger: read and discard
+                }
+                // The call that closes stops at the point of closing.
+                break;
+            }
+            let (limit, stop_at_boundary) = self.life.input_limit();
+            io.limit_to(limit);
+            if let Decoder::Undecided = self.decoder {
+                if let Some(&first) = io.input().first() {
+                    let (decoder, framing) = detect::decide(self.config.framing, first);
+                    self.decoder = decoder;
+                    self.events.push(Event::Opened(framing));
+                }
+            }
+            let mut cx = Cx {
+                io: &mut io,
+                transform: &mut self.transform,
+                config: &self.config,
+                stop_at_boundary,
+            };
+            let decided = if stop_at_boundary && self.decoder.at_boundary() {
+                Some(self.decoder.finish_drain(&mut cx))
+            } else {
+                let before = cx.io.consumed();
+                let verdict = self.decoder.input(&mut cx);
+                let taken = cx.io.consumed() - before;
+                self.life.consumed(taken);
+                if verdict.is_none() && taken == 0 && !cx.io.is_blocked() {
+                    if self.life.input_ends_before(self.decoder.input_needed()) {
+                        Some(self.decoder.end_of_input(&mut cx))
+                    } else if self.life.drain_mark_reached() && self.decoder.at_boundary() {
+                        Some(self.decoder.finish_drain(&mut cx))
+                    } else if self.life.drain_mark_reached() && !stop_at_boundary {
+                        continue; // past the mark: finish the begun request
+                    } else {
+                        break;
+                    }
+                } else {
+                    verdict
+                }
+            };
+            if let Some(reason) = decided {
+                self.close(reason);
+            }
+        }
+        if io.consumed() > 0 || io.written() > 0 {
+            self.last_activity = self.last_activity.max(now);
+        }
+        Progress {
+            consumed: io.consumed(),
+            produced: io.written(),
+            next: self.next(&io),
+        }
+    }
+
+    fn next(&self, io: &Io<'_>) -> Next {
+        if self.life.is_closed() {
+            if io.is_blocked() {
+                Next::Output
+            } else {
+                Next::Finished
+            }
+        } else if io.is_blocked() {
+            Next::Output
+        } else {
+            let min = self.decoder.input_needed();
+            let unconsumed = io.unconsumed();
+            if unconsumed > 0 && unconsumed >= min {
+                Next::Output
+            } else {
+                Next::Input { min }
+            }
+        }
     }
 
     fn close(&mut self, reason: CloseReason) {
-        close(&mut self.phase, &mut self.events, reason);
-    }
-
-    fn push_event(&mut self, event: Event) {
-        self.events.push(event);
-    }
-}
-
-fn close(phase: &mut Phase, events: &mut Unreported, reason: CloseReason) {
-    if *phase != Phase::Closed {
-        *phase = Phase::Closed;
-        events.push(Event::Closed(reason));
+        if self.life.close() {
+            self.events.push(Event::Closed(reason));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, TransformKind};
 
+    fn server(config: Config) -> Server {
+        Server::new(config.validate().unwrap(), Instant::ZERO)
+    }
+
+    /// Offers `input` whole, ends the input, and collects every byte.
     fn run(config: Config, input: &[u8]) -> ([u8; 256], usize) {
-        let mut server = Server::new(config, Instant::ZERO).unwrap();
+        let mut s = server(config);
         let mut out = [0u8; 256];
-        let p = server.handle_input(Instant::ZERO, input, &mut out);
+        let p = s.handle_input(Instant::ZERO, input, &mut out);
         assert_eq!(p.consumed, input.len());
-        server.handle_end_of_input();
-        let q = server.handle_input(Instant::ZERO, &[], &mut out[p.produced..]);
-        assert!(server.is_finished());
+        s.handle_end_of_input(0);
+        let q = s.poll_output(Instant::ZERO, &mut out[p.produced..]);
+        assert_eq!(q.next, Next::Finished);
         (out, p.produced + q.produced)
     }
 
@@ -364,5 +400,113 @@ mod tests {
         want.extend_from_slice(b"\x05\x00\x00\x00\x22\x00\x04frame too large (limit 16 bytes)");
         let (out, n) = run(Config::default().with_max_payload(16), input);
         assert_eq!(&out[..n], &want[..]);
+    }
+
+    /// Rule 7: a line begun before the signal is finished; the line after
+    /// it, which arrived later, is not answered.
+    #[test]
+    fn shutdown_answers_what_was_waiting_and_the_begun_line() {
+        let mut s = server(Config::default().with_framing(Framing::Line));
+        let mut out = [0u8; 64];
+        let p = s.handle_input(Instant::ZERO, b"one\ntw", &mut out);
+        assert_eq!((p.consumed, p.produced), (6, 6));
+        s.shutdown(Instant::ZERO, 0);
+        assert_eq!(s.state(), State::Draining);
+        let p = s.handle_input(Instant::ZERO, b"o\nthree\n", &mut out[6..]);
+        assert_eq!(p.consumed, 2, "stops at the end of the begun line");
+        assert_eq!(p.next, Next::Finished);
+        assert_eq!(&out[..p.produced + 6], b"ONE\nTWO\n");
+        assert_eq!(s.poll_event(), Some(Event::Opened(Framing::Line)));
+        assert_eq!(s.poll_event(), Some(Event::Closed(CloseReason::Shutdown)));
+    }
+
+    /// Rule 7 for raw: exactly the bytes that were waiting are answered.
+    #[test]
+    fn raw_shutdown_stops_at_the_waiting_mark() {
+        let mut s = server(Config::default().with_framing(Framing::Raw));
+        s.shutdown(Instant::ZERO, 5);
+        let mut out = [0u8; 64];
+        let p = s.handle_input(Instant::ZERO, b"abc", &mut out);
+        assert_eq!((p.consumed, p.next), (3, Next::Input { min: 1 }));
+        let q = s.handle_input(Instant::ZERO, b"defgh", &mut out[3..]);
+        assert_eq!((q.consumed, q.next), (2, Next::Finished));
+        assert_eq!(&out[..5], b"ABCDE");
+    }
+
+    /// A frame session with nothing waiting closes at the signal with CLOSE.
+    #[test]
+    fn idle_frame_session_closes_at_the_signal() {
+        let mut s = server(Config::default());
+        let mut out = [0u8; 64];
+        let hello = crate::wire::ClientHello::frame();
+        let p = s.handle_input(Instant::ZERO, &hello, &mut out);
+        assert_eq!(p.produced, 16);
+        s.shutdown(Instant::ZERO, 0);
+        let p = s.poll_output(Instant::ZERO, &mut out);
+        assert_eq!(&out[..p.produced], b"\x04\0\0\0\0");
+        assert_eq!(p.next, Next::Finished);
+    }
+
+    /// The reproduction: raw + unicode, shutdown, a read ending in
+    /// `ΐ` through a 5-byte window, then a flush: nothing is lost, and the
+    /// bytes still waiting are answered.
+    #[test]
+    fn a_flush_during_a_drain_loses_nothing() {
+        let config = Config::default()
+            .with_framing(Framing::Raw)
+            .with_transform(TransformKind::Unicode);
+        let mut s = server(config);
+        let input = "abΐcdef".as_bytes(); // ΐ is 2 bytes, 6 uppercased
+        s.shutdown(Instant::ZERO, input.len());
+        let mut got = std::vec::Vec::new();
+        let mut window = [0u8; 5];
+        let first = &input[..4];
+        let p = s.handle_input(Instant::ZERO, first, &mut window);
+        got.extend_from_slice(&window[..p.produced]);
+        let mut fed = p.consumed;
+        let f = s.poll_output(Instant::ZERO, &mut window); // the flush
+        got.extend_from_slice(&window[..f.produced]);
+        assert!(!s.is_closed(), "a flush does not end a drain");
+        while !s.is_finished() {
+            let p = s.handle_input(Instant::ZERO, &input[fed..], &mut window);
+            fed += p.consumed;
+            got.extend_from_slice(&window[..p.produced]);
+        }
+        assert_eq!(fed, input.len());
+        assert_eq!(got, "abΐcdef".to_uppercase().as_bytes());
+    }
+
+    /// In place and through a window, a stream's answer is the same.
+    #[test]
+    fn in_place_answers_like_a_window() {
+        let mut input = crate::wire::ClientHello::frame().to_vec();
+        input.extend_from_slice(b"\x01\0\0\0\x05hello\x03\0\0\0\x01x\x02\0\0\0\x02ok\x04\0\0\0\0");
+        let (want, n) = run(Config::default(), &input);
+        let mut s = server(Config::default());
+        let mut buf = input.clone();
+        let mut got = std::vec::Vec::new();
+        let p = s.handle_input_in_place(Instant::ZERO, &mut buf);
+        got.extend_from_slice(&buf[..p.produced]);
+        let mut window = [0u8; 64];
+        let q = s.handle_input(Instant::ZERO, &input[p.consumed..], &mut window);
+        assert_eq!(p.consumed + q.consumed, input.len());
+        got.extend_from_slice(&window[..q.produced]);
+        assert_eq!(got, &want[..n]);
+    }
+
+    #[test]
+    fn a_unicode_payload_asks_for_itself_whole() {
+        let mut s = server(Config::default().with_transform(TransformKind::Unicode));
+        let mut out = [0u8; 64];
+        let mut input = crate::wire::ClientHello::frame().to_vec();
+        input.extend_from_slice(b"\x01\0\0\0\x04st");
+        let p = s.handle_input(Instant::ZERO, &input, &mut out);
+        assert_eq!(p.consumed, input.len() - 2);
+        assert_eq!(p.next, Next::Input { min: 4 });
+        // The input ends before the payload could be whole: ERROR 1.
+        s.handle_end_of_input(2);
+        let q = s.poll_output(Instant::ZERO, &mut out[p.produced..]);
+        assert_eq!(q.next, Next::Finished);
+        assert_eq!(out[p.produced], 5, "an ERROR frame");
     }
 }

@@ -29,6 +29,14 @@ pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) {
     }
 }
 
+/// [`upper_into`] onto the same bytes.
+#[inline]
+pub(crate) fn upper_in_place(buf: &mut [u8]) {
+    for b in buf.iter_mut() {
+        *b ^= ((b.wrapping_sub(b'a') < 26) as u8) << 5;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,20 @@ impl AnyTransform {
         }
     }
 
+    /// Maps `buf` onto itself; only a length-preserving transform can, so
+    /// the others leave it alone and say so with `false`.
+    #[inline]
+    pub(crate) fn apply_in_place(&mut self, buf: &mut [u8]) -> bool {
+        match self {
+            AnyTransform::Ascii(_) => {
+                ascii::upper_in_place(buf);
+                true
+            }
+            #[cfg(feature = "unicode")]
+            AnyTransform::Unicode(_) => false,
+        }
+    }
+
     pub(crate) fn flush(&mut self, out: &mut [u8]) -> usize {
         match self {
             AnyTransform::Ascii(t) => t.flush(out),

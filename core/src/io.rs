@@ -1,0 +1,355 @@
+//! The bytes of one call: the input offered, the window answers go into,
+//! and the small control queue for what does not fit.
+//!
+//! A decoder never holds a slice of the input while it writes: it looks at
+//! [`Io::input`], decides how many bytes to take, and asks `Io` to take
+//! them ([`Io::skip`], [`Io::transform`], [`Io::copy`]). That one rule lets
+//! the same decoders answer into a separate window ([`Io::split`]) or into
+//! the input buffer itself ([`Io::in_place`]), where output is written
+//! behind the read position and never overtakes it.
+//!
+//! Only control bytes (frame headers, HELLO, CLOSE, ERROR, the line-length
+//! error, a character's spilled uppercase) ever wait in the queue; payload
+//! is transformed straight into the window or not consumed at all. That is
+//! what keeps a session's memory independent of `max_payload` and
+//! `max_line`.
+
+use heapless::Vec;
+
+use crate::transform::AnyTransform;
+
+/// Room for the largest control burst a session can queue. The queue is
+/// drained before any new input is decoded, so it holds one burst at a
+/// time, plus at most one more from a timeout. The largest: a line's
+/// closing LF after up to 3 held bytes and `error: line too long (limit
+/// 4294967295 bytes)\n` (50 bytes); an ERROR frame (at most 49 bytes); a
+/// HELLO (16) or a character's spilled uppercase (16) followed by a
+/// timeout's ERROR 5 (19). Emitting past it is a bug the debug builds
+/// assert on.
+pub const CONTROL_CAPACITY: usize = 64;
+
+/// Control bytes waiting for room in the caller's window.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Control {
+    bytes: Vec<u8, CONTROL_CAPACITY, u8>,
+    pos: u8,
+}
+
+impl Control {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.len() == self.pos as usize
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() - self.pos as usize
+    }
+
+    /// Moves as much as fits into `window`; returns how much moved.
+    fn drain_into(&mut self, window: &mut [u8]) -> usize {
+        let rest = &self.bytes[self.pos as usize..];
+        let n = rest.len().min(window.len());
+        window[..n].copy_from_slice(&rest[..n]);
+        self.pos += n as u8;
+        if self.is_empty() {
+            self.bytes.clear();
+            self.pos = 0;
+        }
+        n
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Callers emit one burst at a time into an empty queue, so this
+        // always fits; truncating instead of panicking keeps the no-panic
+        // promise even if that reasoning were ever wrong.
+        let room = CONTROL_CAPACITY - self.bytes.len();
+        debug_assert!(bytes.len() <= room, "control burst over capacity");
+        let _ = self
+            .bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// Where this call's input and output live.
+enum Bytes<'a> {
+    /// Input and output window are apart.
+    Split {
+        input: &'a [u8],
+        window: &'a mut [u8],
+    },
+    /// One buffer: input from `read` on, output before it.
+    InPlace(&'a mut [u8]),
+}
+
+/// The bytes of one call, with the positions reached so far.
+pub(crate) struct Io<'a> {
+    bytes: Bytes<'a>,
+    /// Input consumed so far.
+    read: usize,
+    /// Input the decoder may see: a shutdown or end of input may stop it
+    /// short of what was offered.
+    limit: usize,
+    /// Output written so far.
+    written: usize,
+    control: &'a mut Control,
+}
+
+impl<'a> Io<'a> {
+    /// Input and a separate output window.
+    pub(crate) fn split(input: &'a [u8], window: &'a mut [u8], control: &'a mut Control) -> Self {
+        let limit = input.len();
+        Io {
+            bytes: Bytes::Split { input, window },
+            read: 0,
+            limit,
+            written: 0,
+            control,
+        }
+    }
+
+    /// One buffer holding the input; answers overwrite it from the start.
+    pub(crate) fn in_place(buf: &'a mut [u8], control: &'a mut Control) -> Self {
+        let limit = buf.len();
+        Io {
+            bytes: Bytes::InPlace(buf),
+            read: 0,
+            limit,
+            written: 0,
+            control,
+        }
+    }
+
+    /// Input consumed so far.
+    pub(crate) fn consumed(&self) -> usize {
+        self.read
+    }
+
+    /// Output written so far.
+    pub(crate) fn written(&self) -> usize {
+        self.written
+    }
+
+    fn offered(&self) -> usize {
+        match &self.bytes {
+            Bytes::Split { input, .. } => input.len(),
+            Bytes::InPlace(buf) => buf.len(),
+        }
+    }
+
+    /// Input offered and not consumed, the limit notwithstanding.
+    pub(crate) fn unconsumed(&self) -> usize {
+        self.offered() - self.read
+    }
+
+    /// Lets the decoder see at most `n` more input bytes (`None`: all).
+    pub(crate) fn limit_to(&mut self, n: Option<usize>) {
+        let offered = self.offered();
+        self.limit = match n {
+            Some(n) => offered.min(self.read.saturating_add(n)),
+            None => offered,
+        };
+    }
+
+    /// The unconsumed input the decoder may see.
+    #[inline]
+    pub(crate) fn input(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Split { input, .. } => &input[self.read..self.limit],
+            Bytes::InPlace(buf) => &buf[self.read..self.limit],
+        }
+    }
+
+    /// Consumes `n` input bytes that produce no output.
+    #[inline]
+    pub(crate) fn skip(&mut self, n: usize) {
+        debug_assert!(self.read + n <= self.limit);
+        self.read += n;
+    }
+
+    /// Consumes everything offered, limit or not (a closed session
+    /// discards what arrives).
+    pub(crate) fn discard_all(&mut self) {
+        self.read = self.offered();
+    }
+
+    /// True while control bytes wait: nothing else may be written until
+    /// they drain, or the output would be reordered.
+    pub(crate) fn is_blocked(&self) -> bool {
+        !self.control.is_empty()
+    }
+
+    /// The free part of the window for payload; empty while control bytes
+    /// wait. In place, that is the room behind the read position.
+    #[inline]
+    fn spare(&mut self) -> &mut [u8] {
+        if !self.control.is_empty() {
+            return &mut [];
+        }
+        match &mut self.bytes {
+            Bytes::Split { window, .. } => &mut window[self.written..],
+            Bytes::InPlace(buf) => &mut buf[self.written..self.read],
+        }
+    }
+
+    /// Moves queued control bytes into the window; true when none are left.
+    pub(crate) fn drain_control(&mut self) -> bool {
+        let window = match &mut self.bytes {
+            Bytes::Split { window, .. } => &mut window[self.written..],
+            Bytes::InPlace(buf) => &mut buf[self.written..self.read],
+        };
+        self.written += self.control.drain_into(window);
+        self.control.is_empty()
+    }
+
+    /// Appends control bytes after everything emitted so far.
+    pub(crate) fn emit(&mut self, bytes: &[u8]) {
+        let spare = self.spare();
+        if bytes.len() <= spare.len() {
+            spare[..bytes.len()].copy_from_slice(bytes);
+            self.written += bytes.len();
+        } else {
+            self.control.push(bytes);
+        }
+    }
+
+    /// Answers up to `n` input bytes with their untransformed copy (a PING
+    /// payload); returns how many.
+    pub(crate) fn copy(&mut self, n: usize) -> usize {
+        if !self.control.is_empty() {
+            return 0;
+        }
+        let (read, written) = (self.read, self.written);
+        let n = match &mut self.bytes {
+            Bytes::Split { input, window } => {
+                let n = n.min(window.len() - written);
+                window[written..written + n].copy_from_slice(&input[read..read + n]);
+                n
+            }
+            Bytes::InPlace(buf) => {
+                if written < read {
+                    buf.copy_within(read..read + n, written);
+                }
+                n
+            }
+        };
+        self.read += n;
+        self.written += n;
+        n
+    }
+
+    /// Transforms a prefix of the next `n` input bytes into the window;
+    /// returns how many it consumed.
+    #[inline]
+    pub(crate) fn transform(&mut self, t: &mut AnyTransform, n: usize) -> usize {
+        if !self.control.is_empty() {
+            return 0;
+        }
+        let (read, written) = (self.read, self.written);
+        let (consumed, wrote) = match &mut self.bytes {
+            Bytes::Split { input, window } => {
+                t.apply(&input[read..read + n], &mut window[written..])
+            }
+            Bytes::InPlace(buf) if t.is_length_preserving() => {
+                if written < read {
+                    buf.copy_within(read..read + n, written);
+                }
+                let mapped = t.apply_in_place(&mut buf[written..written + n]);
+                debug_assert!(mapped, "a length-preserving transform maps in place");
+                (n, n)
+            }
+            Bytes::InPlace(buf) => {
+                // Output may outgrow the input: only the room behind the
+                // read position can take it.
+                let (done, rest) = buf.split_at_mut(read);
+                t.apply(&rest[..n], &mut done[written..])
+            }
+        };
+        self.read += consumed;
+        self.written += wrote;
+        if consumed == 0 && wrote == 0 && n > 0 {
+            self.spill(t, n)
+        } else {
+            consumed
+        }
+    }
+
+    /// The window had no room for the whole uppercase of the next
+    /// character (`ß` is 2 bytes, `ΐ` 6): it goes through the control
+    /// queue, so any window size makes progress.
+    fn spill(&mut self, t: &mut AnyTransform, n: usize) -> usize {
+        let mut spill = [0u8; 16];
+        let take = n.min(4);
+        let mut first = [0u8; 4];
+        first[..take].copy_from_slice(&self.input()[..take]);
+        let (consumed, wrote) = t.apply(&first[..take], &mut spill);
+        self.read += consumed;
+        self.emit(&spill[..wrote]);
+        consumed
+    }
+
+    /// Writes the transform's held-back bytes, unchanged, as control bytes.
+    pub(crate) fn flush_transform(&mut self, t: &mut AnyTransform) {
+        let mut held = [0u8; 4];
+        let n = t.flush(&mut held);
+        self.emit(&held[..n]);
+    }
+}
+
+/// Writes `n` in decimal into `buf`; returns the digits.
+pub(crate) fn decimal(n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TransformKind;
+
+    #[test]
+    fn control_waits_for_room_and_keeps_order() {
+        let mut control = Control::default();
+        let mut window = [0u8; 4];
+        let mut io = Io::split(&[], &mut window, &mut control);
+        io.emit(b"ab");
+        io.emit(b"cdef");
+        assert!(io.is_blocked());
+        assert_eq!(io.written(), 2);
+        assert!(!io.drain_control());
+        assert_eq!(&window, b"abcd");
+        let mut window = [0u8; 4];
+        let mut io = Io::split(&[], &mut window, &mut control);
+        assert!(io.drain_control());
+        assert_eq!(&window[..2], b"ef");
+    }
+
+    #[test]
+    fn in_place_output_stays_behind_the_read_position() {
+        let mut control = Control::default();
+        let mut buf = *b"\x03\0\0\0\0hello";
+        let mut t = AnyTransform::new(TransformKind::Ascii);
+        let mut io = Io::in_place(&mut buf, &mut control);
+        io.skip(5); // a PONG header: consumed, no answer
+        io.emit(b"<>"); // fits behind the read position
+        assert_eq!(io.transform(&mut t, 5), 5);
+        io.emit(b"too long"); // would overtake: queued
+        assert!(io.is_blocked());
+        assert_eq!(io.written(), 7);
+        assert_eq!(&buf[..7], b"<>HELLO");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        let mut b = [0u8; 10];
+        assert_eq!(decimal(0, &mut b), b"0");
+        assert_eq!(decimal(65536, &mut b), b"65536");
+        assert_eq!(decimal(u32::MAX, &mut b), b"4294967295");
+    }
+}
