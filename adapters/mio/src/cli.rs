@@ -1,5 +1,5 @@
-//! The command line of the contract: `shout serve`, `shout send`, plus
-//! `shout bench`. Every bad value is refused by the parser with a clear
+//! The command line of the contract: `shout serve` and `shout send`.
+//! Every bad value is refused by the parser with a clear
 //! message and exit status 2 (clap's usage-error status).
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -7,7 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shout_core::{Config, Duration, Framing, TransformKind};
 
-/// SHOUT/1, the uppercase echo: server, client and load generator.
+/// SHOUT/1, the uppercase echo: server and client.
 #[derive(Debug, Parser)]
 #[command(name = "shout", version, about, propagate_version = true)]
 pub struct Cli {
@@ -26,8 +26,6 @@ pub enum Command {
     Serve(ServeArgs),
     /// Send messages to a server and print its answers.
     Send(SendArgs),
-    /// Generate load against a server and measure it.
-    Bench(crate::bench::BenchArgs),
 }
 
 /// `shout serve`.
@@ -116,7 +114,7 @@ impl ServeArgs {
             .with_max_line(self.max_line)
             .with_idle_timeout(idle)
             .with_drain_timeout(self.drain_timeout);
-        config.validate().map_err(|e| e.to_string())?;
+        let config = config.validate().map_err(|e| e.to_string())?;
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -236,7 +234,7 @@ mod tests {
         };
         let o = a.options().unwrap();
         assert_eq!(o.listen, "127.0.0.1:8002".parse().unwrap());
-        assert_eq!(o.config, Config::default());
+        assert_eq!(*o.config.get(), Config::default());
         assert_eq!(o.max_connections, 10_000);
         assert!(!o.udp);
         assert!(o.threads >= 1);

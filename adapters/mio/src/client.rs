@@ -3,15 +3,21 @@
 //! Requests are written by a second thread while the main thread reads
 //! and prints the answers, so a message of any size flows through the
 //! server's backpressure instead of deadlocking on full socket buffers.
-//! Frame replies are decoded and checked by [`shout_core::Client`].
+//! In frame framing the two threads share nothing but a channel: the
+//! writer owns a [`RequestEncoder`] and tells the reader which request it
+//! sent; the reader owns a [`ReplyDecoder`], which checks each answer
+//! against the oldest request waiting. The writer does not wait for the
+//! server's HELLO (the contract lets a client send right after its own),
+//! so a message over the server's limit is always the server's to refuse,
+//! with ERROR 4, whatever the threads' timing.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
 use std::thread;
 
 use shout_core::wire::{ErrorCode, Kind};
-use shout_core::{Client, Framing, Reply};
+use shout_core::{Framing, Reply, ReplyDecoder, RequestEncoder};
 
 use crate::cli::{ClientFraming, SendArgs};
 
@@ -25,7 +31,8 @@ pub enum SendError {
 }
 
 impl SendError {
-    fn exit_status(&self) -> i32 {
+    /// The process exit status for this failure.
+    pub fn exit_status(&self) -> i32 {
         match self {
             SendError::Usage(_) => 2,
             SendError::Failed(_) => 1,
@@ -47,20 +54,14 @@ fn failed(msg: impl Into<String>) -> SendError {
     SendError::Failed(msg.into())
 }
 
-/// Runs `shout send`; returns the exit status.
-pub fn run(args: &SendArgs) -> i32 {
+/// Runs `shout send`, answers to standard output.
+pub fn run(args: &SendArgs) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let messages = (!args.messages.is_empty()).then_some(&args.messages[..]);
     let result = send(args.framing, args.addr, messages, &mut out);
     let _ = out.flush();
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("shout: error: {e}");
-            e.exit_status()
-        }
-    }
+    result
 }
 
 /// Sends `messages` (or standard input when `None`) to `addr` and writes
@@ -162,39 +163,38 @@ fn without_terminator(line: &[u8]) -> &[u8] {
 
 fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
     let stream = connect(addr)?;
-    let client = Arc::new(Mutex::new(Client::new(Framing::Frame)));
+    let mut replies = ReplyDecoder::new(Framing::Frame);
+    let (sent_tx, sent_rx) = mpsc::channel::<Kind>();
     let owned: Option<Vec<String>> = messages.map(<[String]>::to_vec);
-    let writer_client = client.clone();
     let writer = spawn_writer(&stream, move |mut w| {
+        w.write_all(&RequestEncoder::hello()).map_err(sent)?;
+        // The wire's own limit: the server judges its max_payload.
+        let mut requests = RequestEncoder::frame(u32::MAX);
         let request = |w: &mut BufWriter<TcpStream>, payload: &[u8]| -> Result<()> {
-            let header = writer_client
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .request_header(Kind::Data, payload.len())
+            let header = requests
+                .data(payload.len())
                 .map_err(|e| failed(e.to_string()))?;
+            // Told before the bytes leave, so the reader knows of the
+            // request before any answer to it can arrive.
+            let _ = sent_tx.send(Kind::Data);
             w.write_all(&header).map_err(sent)?;
             w.write_all(payload).map_err(sent)
         };
-        w.write_all(&Client::hello_frame()).map_err(sent)?;
-        match owned {
-            Some(list) => {
-                for m in &list {
-                    request(&mut w, m.as_bytes())?;
-                }
-            }
+        let sent_all = match owned {
+            Some(list) => list.iter().try_for_each(|m| request(&mut w, m.as_bytes())),
             None => for_each_stdin_line(|line| {
                 request(&mut w, without_terminator(line))?;
                 w.flush().map_err(sent)
-            })?,
-        }
-        let close = writer_client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .close_frame();
+            }),
+        };
+        // CLOSE even after a failed request: the server answers what was
+        // sent, then ends the session, so the reader ends too.
+        let close = requests.close().map_err(|e| failed(e.to_string()))?;
         w.write_all(&close).map_err(sent)?;
-        w.flush().map_err(sent)
+        w.flush().map_err(sent)?;
+        sent_all
     })?;
-    let read = read_frames(&stream, &client, out);
+    let read = read_frames(&stream, &mut replies, &sent_rx, out);
     if read.is_err() {
         // Unblock a writer stuck on a server that stopped reading.
         let _ = stream.shutdown(Shutdown::Both);
@@ -202,7 +202,17 @@ fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> 
     finish(writer, read)
 }
 
-fn read_frames(mut stream: &TcpStream, client: &Mutex<Client>, out: &mut dyn Write) -> Result<()> {
+fn server_error(code: u16, reason: &str) -> SendError {
+    let name = ErrorCode::from_u16(code).map_or("unknown code", |c| c.name());
+    failed(format!("the server sent ERROR {code} ({name}): {reason}"))
+}
+
+fn read_frames(
+    mut stream: &TcpStream,
+    replies: &mut ReplyDecoder,
+    sent: &mpsc::Receiver<Kind>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match stream.read(&mut buf) {
@@ -210,13 +220,17 @@ fn read_frames(mut stream: &TcpStream, client: &Mutex<Client>, out: &mut dyn Wri
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_err(e)),
         };
-        let mut c = client.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Ok(kind) = sent.try_recv() {
+            replies.expect(kind).map_err(|e| failed(e.to_string()))?;
+        }
         if n == 0 {
-            return c.handle_end_of_input().map_err(|e| failed(e.to_string()));
+            return replies
+                .handle_end_of_input()
+                .map_err(|e| failed(e.to_string()));
         }
         let mut at = 0;
         while at < n {
-            let (used, reply) = c
+            let (used, reply) = replies
                 .handle_input(&buf[at..n])
                 .map_err(|e| failed(e.to_string()))?;
             at += used;
@@ -229,16 +243,9 @@ fn read_frames(mut stream: &TcpStream, client: &Mutex<Client>, out: &mut dyn Wri
                     }
                 }
                 Some(Reply::Close) => return Ok(()),
-                Some(Reply::Error { code, reason }) => {
-                    let name = ErrorCode::from_u16(code).map_or("unknown code", |c| c.name());
-                    return Err(failed(format!(
-                        "the server sent ERROR {code} ({name}): {reason}"
-                    )));
-                }
-                Some(Reply::Pong { .. }) | Some(Reply::Bytes(_)) => {
-                    return Err(failed("malformed reply from server: unexpected frame"))
-                }
+                Some(Reply::Error { code, reason }) => return Err(server_error(code, reason)),
                 Some(Reply::Hello(_)) | None => {}
+                Some(_) => return Err(failed("malformed reply from server: unexpected frame")),
             }
             if used == 0 {
                 break;

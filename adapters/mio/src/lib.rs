@@ -9,11 +9,8 @@
 //!   connection keeps bytes of its own only when the peer stops reading.
 //! * [`client`]: `shout send`, a small blocking client on
 //!   [`shout_core::Client`].
-//! * [`bench`]: `shout bench`, the load generator, plus the two comparison
-//!   servers (a no-transform echo ceiling and a tokio version).
 //! * [`cli`]: the command line of the contract, parsed and checked.
 
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -3,17 +3,33 @@
 
 use clap::Parser;
 use shout_mio::cli::{Cli, Command};
+use shout_mio::server::ServeError;
 
 fn main() {
     let cli = Cli::parse();
     init_logs(cli.verbose);
     let status = match cli.command {
         Command::Serve(args) => match args.options() {
-            Ok(options) => shout_mio::server::serve(&options),
+            Ok(options) => match shout_mio::server::serve(&options) {
+                Ok(()) => 0,
+                Err(ServeError::Interrupted(signal)) => {
+                    eprintln!("shout: second signal, exiting now");
+                    128 + signal
+                }
+                Err(e) => {
+                    eprintln!("shout: {e}");
+                    1
+                }
+            },
             Err(msg) => usage_error(&msg),
         },
-        Command::Send(args) => shout_mio::client::run(&args),
-        Command::Bench(args) => shout_mio::bench::run(&args),
+        Command::Send(args) => match shout_mio::client::run(&args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("shout: error: {e}");
+                e.exit_status()
+            }
+        },
     };
     std::process::exit(status);
 }

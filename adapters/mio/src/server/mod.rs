@@ -22,15 +22,16 @@ use std::thread::JoinHandle;
 
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
-use shout_core::wire::{ErrorCode, Header, Kind};
-use shout_core::{Config, Event, Framing, Instant, Server};
+use shout_core::wire::{ErrorCode, ErrorFrame};
+use shout_core::{Event, Framing, Instant, Server, ValidConfig};
 use slab::Slab;
 
 pub use listener::{bind, Bound};
+pub use signals::Stopped;
 
 use crate::clock::Clock;
-use connection::{Buffers, Conn, Phase, Step, NO_SESSION};
-use timers::{Timers, NEVER};
+use connection::{Buffers, Conn, Cx, Sessions, Step};
+use timers::Timers;
 
 /// Size of each event loop's read buffer.
 const BUFFER_SIZE: usize = 64 * 1024;
@@ -44,8 +45,8 @@ const WAKER: Token = Token(usize::MAX - 3);
 pub struct Options {
     /// Where to listen (port 0: any free port).
     pub listen: SocketAddr,
-    /// Session settings, validated.
-    pub config: Config,
+    /// Session settings, validated once.
+    pub config: ValidConfig,
     /// Also serve UDP on the same port.
     pub udp: bool,
     /// Connections open at once across all threads, lingering ones included.
@@ -101,18 +102,17 @@ impl Running {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
-    /// Waits for every event loop; 0 if all ended well, 1 otherwise.
-    pub fn join(self) -> i32 {
-        let mut status = 0;
+    /// Waits for every event loop; an error if one of them failed.
+    pub fn join(self) -> Result<(), ServeError> {
+        let mut ok = true;
         for t in self.threads {
-            if t.join().is_err() {
-                status = 1;
-            }
+            ok &= t.join().is_ok();
         }
-        if self.shared.failed.load(Ordering::SeqCst) {
-            status = 1;
+        if ok && !self.shared.failed.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(ServeError::EventLoop)
         }
-        status
     }
 }
 
@@ -158,30 +158,52 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     })
 }
 
+/// Why `shout serve` stopped other than by a clean drain.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The signal handlers could not be installed.
+    Signals(io::Error),
+    /// The address could not be bound (the message says why).
+    Bind(String),
+    /// An event loop failed (logged when it happened).
+    EventLoop,
+    /// A second signal came during the drain: exit at once.
+    Interrupted(i32),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+            ServeError::Bind(msg) => f.write_str(msg),
+            ServeError::EventLoop => f.write_str("an event loop failed"),
+            ServeError::Interrupted(sig) => write!(f, "second signal ({sig}), exiting now"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
 /// `shout serve`: binds, announces the address on stderr, serves until a
-/// signal and a drain. Returns the exit status.
-pub fn serve(options: &Options) -> i32 {
-    let (signal_loop, done) = match signals::SignalLoop::install() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("shout: cannot install signal handlers: {e}");
-            return 1;
-        }
-    };
-    let running = match start(options, Some(done)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("shout: {}", describe_bind_error(options.listen, &e));
-            return 1;
-        }
-    };
+/// signal and a drain.
+pub fn serve(options: &Options) -> Result<(), ServeError> {
+    let (signal_loop, done) = signals::SignalLoop::install().map_err(ServeError::Signals)?;
+    let running = start(options, Some(done))
+        .map_err(|e| ServeError::Bind(describe_bind_error(options.listen, &e)))?;
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "listening on {} (tcp)", running.local_addr());
     if running.has_udp() {
         let _ = writeln!(err, "listening on {} (udp)", running.local_addr());
     }
     drop(err);
-    signal_loop.run(running)
+    match signal_loop.run(&running) {
+        Stopped::Drained => running.join(),
+        Stopped::Interrupted(sig) => Err(ServeError::Interrupted(sig)),
+        Stopped::Failed(e) => {
+            tracing::error!("waiting for signals: {e}");
+            Err(ServeError::EventLoop)
+        }
+    }
 }
 
 fn describe_bind_error(addr: SocketAddr, e: &io::Error) -> String {
@@ -198,17 +220,12 @@ fn describe_bind_error(addr: SocketAddr, e: &io::Error) -> String {
 /// Holding many connections needs many descriptors: lifts the soft
 /// limit to the hard one.
 pub fn raise_open_files_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                tracing::warn!("could not raise the open files limit");
-            }
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        if setrlimit(Resource::Nofile, lim).is_err() {
+            tracing::warn!("could not raise the open files limit");
         }
     }
 }
@@ -222,17 +239,15 @@ struct Worker {
     udp: Option<UdpSocket>,
     udp_pending: bool,
     conns: Slab<Conn>,
-    /// Sessions live apart from connections so that a connection with no
-    /// session yet costs only its own few bytes.
-    sessions: Slab<Server>,
+    sessions: Sessions,
     timers: Timers,
     bufs: Buffers,
     ready: Vec<usize>,
     shared: Arc<Shared>,
-    config: Config,
+    config: ValidConfig,
     max_connections: usize,
     clock: Clock,
-    drain_until: Option<u64>,
+    drain_until: Option<Instant>,
 }
 
 impl Worker {
@@ -264,7 +279,7 @@ impl Worker {
             udp,
             udp_pending: false,
             conns: Slab::new(),
-            sessions: Slab::new(),
+            sessions: Sessions::new(options.config),
             timers: Timers::default(),
             bufs: Buffers::new(BUFFER_SIZE),
             ready: Vec::new(),
@@ -332,7 +347,7 @@ impl Worker {
                 self.begin_shutdown(now);
             }
             if let Some(until) = self.drain_until {
-                if self.conns.is_empty() || now.as_micros() >= until {
+                if self.conns.is_empty() || now >= until {
                     return Ok(());
                 }
             }
@@ -347,8 +362,8 @@ impl Worker {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        let now = self.clock.now().as_micros();
-        Some(std::time::Duration::from_micros(next.saturating_sub(now)))
+        let wait = next.saturating_since(self.clock.now());
+        Some(std::time::Duration::from_micros(wait.as_micros()))
     }
 
     fn accept(&mut self, now: Instant) {
@@ -388,9 +403,8 @@ impl Worker {
             }
             let conn = entry.insert(conn);
             tracing::trace!(worker = self.id, conn = key, %peer, "accepted");
-            if let Some(t) = self.config.idle_timeout {
-                let at = now + t;
-                self.timers.arm(&mut conn.timer_at, key, at.as_micros());
+            if let Some(at) = conn.deadline(&self.sessions, self.config.idle_timeout) {
+                self.timers.arm(&mut conn.timer, key, at);
             }
         }
     }
@@ -400,79 +414,43 @@ impl Worker {
     fn refuse(&self, stream: TcpStream, peer: SocketAddr) {
         tracing::debug!(worker = self.id, %peer, "refused: max_connections reached");
         if self.config.framing == Framing::Frame {
-            let reason = b"server busy (max_connections reached)";
-            let mut frame = Vec::with_capacity(7 + reason.len());
-            frame.extend_from_slice(&Header::new(Kind::Error, 2 + reason.len() as u32).to_bytes());
-            frame.extend_from_slice(&ErrorCode::Busy.as_u16().to_be_bytes());
-            frame.extend_from_slice(reason);
-            let _ = (&stream).write(&frame);
+            let busy =
+                ErrorFrame::new(ErrorCode::Busy, &[b"server busy (max_connections reached)"]);
+            let _ = (&stream).write(busy.as_bytes());
             let _ = stream.shutdown(std::net::Shutdown::Write);
         }
     }
 
-    /// Moves one connection's bytes after an event (or a timer, or a
-    /// yield), then settles what it needs next. `from_event`: driven by a
-    /// readiness event that did not report the peer's end (see
-    /// [`Conn::drive`]).
+    /// Drives one connection after an event (or a yield). `from_event`:
+    /// a readiness event that did not report the peer's end.
     fn process(&mut self, key: usize, now: Instant, from_event: bool) {
-        let draining = self.drain_until.is_some();
         let Some(conn) = self.conns.get_mut(key) else {
             return; // a stale event for a connection already gone
         };
-        let step = match conn.phase {
-            Phase::Lingering => conn.linger(&mut self.bufs),
-            Phase::Open | Phase::Closing => {
-                if conn.session == NO_SESSION {
-                    let since = Instant::from_micros(conn.since);
-                    match Server::new(self.config, since) {
-                        Ok(s) => conn.session = self.sessions.insert(s) as u32,
-                        Err(_) => return self.close(key, "invalid configuration"),
-                    }
-                }
-                let session = &mut self.sessions[conn.session as usize];
-                conn.drive(session, &mut self.bufs, now, draining, from_event)
-            }
-        };
-        self.settle(key, step, now);
+        let mut cx = step_cx(
+            &mut self.sessions,
+            &mut self.bufs,
+            &self.config,
+            now,
+            from_event,
+        );
+        let step = conn.advance(&mut cx);
+        self.settle(key, step);
     }
 
-    fn settle(&mut self, key: usize, step: Step, now: Instant) {
-        let drain = self.config.drain_timeout;
-        let id = self.id;
+    /// After a step: logs the session's events, dispatches the step, and
+    /// arms what the connection waits for next.
+    fn settle(&mut self, key: usize, step: Step) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if let Some(s) = self.sessions.get_mut(conn.session) {
+            log_events(self.id, key, s);
+        }
         match step {
             Step::Close(why) => return self.close(key, why),
             Step::Yield => self.ready.push(key),
-            Step::Wait | Step::Finished => {}
-        }
-        if conn.session != NO_SESSION {
-            let s = &mut self.sessions[conn.session as usize];
-            log_events(id, key, s);
-            if conn.phase == Phase::Open && s.is_closed() {
-                conn.phase = Phase::Closing;
-                conn.since = (now + drain).as_micros();
-            }
-        }
-        if step == Step::Finished {
-            if conn.session != NO_SESSION {
-                self.sessions.remove(conn.session as usize);
-                conn.session = NO_SESSION;
-            }
-            if conn.read_eof {
-                return self.close(key, "done");
-            }
-            if conn.stream.shutdown(std::net::Shutdown::Write).is_err() {
-                return self.close(key, "peer gone");
-            }
-            conn.phase = Phase::Lingering;
-            conn.since = (now + drain).as_micros();
-            match conn.linger(&mut self.bufs) {
-                Step::Close(why) => return self.close(key, why),
-                Step::Yield => self.ready.push(key),
-                _ => {}
-            }
+            Step::Wait => {}
         }
         let want_writable = conn.wants_write();
         if want_writable != conn.writable {
@@ -491,65 +469,32 @@ impl Worker {
             }
             conn.writable = want_writable;
         }
-        let next = match conn.phase {
-            Phase::Open if conn.session == NO_SESSION => self
-                .config
-                .idle_timeout
-                .map(|t| (Instant::from_micros(conn.since) + t).as_micros()),
-            Phase::Open => self.sessions[conn.session as usize]
-                .poll_timeout()
-                .map(|t| t.as_micros()),
-            Phase::Closing | Phase::Lingering => Some(conn.since),
-        };
-        if let Some(at) = next {
-            self.timers.arm(&mut conn.timer_at, key, at);
+        if let Some(at) = conn.deadline(&self.sessions, self.config.idle_timeout) {
+            self.timers.arm(&mut conn.timer, key, at);
         }
     }
 
     fn expire_timers(&mut self, now: Instant) {
-        let t = now.as_micros();
-        while let Some((at, key)) = self.timers.pop_due(t) {
+        while let Some((at, key)) = self.timers.pop_due(now) {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.timer_at != at {
+            if conn.timer.at() != Some(at) {
                 continue; // stale: the connection re-armed earlier
             }
-            conn.timer_at = NEVER;
-            match conn.phase {
-                Phase::Open => {
-                    if conn.session == NO_SESSION {
-                        // Idle before any byte: make the session only to
-                        // let it decide (it closes without output).
-                        let since = Instant::from_micros(conn.since);
-                        if let Ok(s) = Server::new(self.config, since) {
-                            conn.session = self.sessions.insert(s) as u32;
-                        }
-                    }
-                    if conn.session != NO_SESSION {
-                        self.sessions[conn.session as usize].handle_timeout(now);
-                    }
-                    self.process(key, now, false);
-                }
-                Phase::Closing | Phase::Lingering if t >= conn.since => {
-                    let why = if conn.phase == Phase::Closing {
-                        "peer did not read its last output in time"
-                    } else {
-                        "linger time over"
-                    };
-                    self.close(key, why);
-                }
-                Phase::Closing | Phase::Lingering => self.settle(key, Step::Wait, now),
-            }
+            conn.timer.clear();
+            let mut cx = step_cx(&mut self.sessions, &mut self.bufs, &self.config, now, false);
+            let step = conn.on_timer(&mut cx);
+            self.settle(key, step);
         }
         let conns = &self.conns;
         self.timers.compact(conns.len(), |at, key| {
-            conns.get(key).is_some_and(|c| c.timer_at == at)
+            conns.get(key).is_some_and(|c| c.timer.at() == Some(at))
         });
     }
 
-    /// Stop accepting; every session drains, reading first what is
-    /// already waiting on its socket.
+    /// Stop accepting; every session drains what was waiting at this
+    /// moment.
     fn begin_shutdown(&mut self, now: Instant) {
         tracing::debug!(worker = self.id, "shutting down");
         if let Some(mut l) = self.listener.take() {
@@ -559,58 +504,54 @@ impl Worker {
             let _ = self.poll.registry().deregister(&mut u);
         }
         self.udp_pending = false;
-        // Read what is waiting before the drain starts: it may decide a
-        // session's framing or complete its requests.
+        self.drain_until = Some(now + self.config.drain_timeout);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for &key in &keys {
-            if self.conns.get(key).is_some_and(|c| c.phase == Phase::Open) {
-                self.process(key, now, false);
-            }
-        }
-        self.drain_until = Some((now + self.config.drain_timeout).as_micros());
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.phase != Phase::Open {
-                continue;
-            }
-            if conn.session == NO_SESSION {
-                // Nothing ever arrived: closes without output.
-                if let Ok(s) = Server::new(self.config, Instant::from_micros(conn.since)) {
-                    conn.session = self.sessions.insert(s) as u32;
-                }
-            }
-            if conn.session != NO_SESSION {
-                self.sessions[conn.session as usize].shutdown(now);
-            }
-            self.process(key, now, false);
+            let mut cx = step_cx(&mut self.sessions, &mut self.bufs, &self.config, now, false);
+            let step = conn.shutdown(&mut cx);
+            self.settle(key, step);
         }
     }
 
     fn serve_udp(&mut self) {
+        let (input, output) = self.bufs.split();
         self.udp_pending = match &self.udp {
-            Some(u) => udp::serve(
-                u,
-                self.config.transform,
-                &mut self.bufs.input,
-                &mut self.bufs.output,
-            ),
+            Some(u) => udp::serve(u, self.config.transform, input, output),
             None => false,
         };
     }
 
     fn close(&mut self, key: usize, why: &'static str) {
-        if !self.conns.contains(key) {
+        let Some(mut conn) = self.conns.try_remove(key) else {
             return;
-        }
-        let conn = self.conns.remove(key);
-        if conn.session != NO_SESSION {
-            let mut s = self.sessions.remove(conn.session as usize);
+        };
+        if let Some(mut s) = self.sessions.remove(&mut conn.session) {
             log_events(self.id, key, &mut s);
         }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
         self.shared.connections.fetch_sub(1, Ordering::SeqCst);
         tracing::trace!(worker = self.id, conn = key, "connection ended: {why}");
+    }
+}
+
+/// What a connection gets from its loop for one step.
+fn step_cx<'a>(
+    sessions: &'a mut Sessions,
+    bufs: &'a mut Buffers,
+    config: &ValidConfig,
+    now: Instant,
+    short_read_drains: bool,
+) -> Cx<'a> {
+    Cx {
+        sessions,
+        bufs,
+        now,
+        drain_timeout: config.drain_timeout,
+        short_read_drains,
+        in_place: config.transform.is_length_preserving(),
     }
 }
 
@@ -628,6 +569,7 @@ fn log_events(worker: usize, key: usize, s: &mut Server) {
                 framing = ?s.framing(),
                 "connection closed: {reason}"
             ),
+            _ => {}
         }
     }
 }

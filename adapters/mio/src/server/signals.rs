@@ -16,9 +16,20 @@ use super::Running;
 const SIGNALS: Token = Token(0);
 const DONE: Token = Token(1);
 
+/// How the wait for the server ended.
+#[derive(Debug)]
+pub enum Stopped {
+    /// Every event loop finished (after a drain, or because one failed:
+    /// [`Running::join`] says which).
+    Drained,
+    /// A second signal came during the drain: the process should exit at
+    /// once with 128 + this number.
+    Interrupted(i32),
+    /// Waiting for signals failed.
+    Failed(io::Error),
+}
+
 /// Waits for the server to finish, draining it on the first signal.
-/// Returns the exit status: 0 after a drain, 1 if an event loop failed;
-/// a second signal exits the process at once with 128 + its number.
 pub(crate) struct SignalLoop {
     poll: Poll,
     signals: Signals,
@@ -36,24 +47,22 @@ impl SignalLoop {
         Ok((SignalLoop { poll, signals }, waker))
     }
 
-    pub(crate) fn run(mut self, running: Running) -> i32 {
+    pub(crate) fn run(mut self, running: &Running) -> Stopped {
         let mut events = Events::with_capacity(8);
         let mut draining = false;
         loop {
             if running.is_done() {
-                return running.join();
+                return Stopped::Drained;
             }
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                tracing::error!("waiting for signals: {e}");
-                return 1;
+                return Stopped::Failed(e);
             }
             for signal in self.signals.pending() {
                 if draining {
-                    eprintln!("shout: second signal, exiting now");
-                    std::process::exit(128 + signal);
+                    return Stopped::Interrupted(signal);
                 }
                 draining = true;
                 tracing::info!("signal {signal}: draining connections");
