@@ -124,15 +124,19 @@ fn main() -> ! {
     static mut RX: [u8; RX_LEN] = [0; RX_LEN];
     static mut TX: [u8; TX_LEN] = [0; TX_LEN];
 
-    paint_stack();
-
-    let mut cp = cortex_m::Peripherals::take().unwrap_or_else(|| fail());
+    // UART0 before anything else: a client may start talking the moment
+    // the board is up, and configuring UART0 empties its receive FIFO.
+    // (The real chip receives nothing before that; QEMU's model lets one
+    // byte in, which `init` keeps, and holds the rest back.)
     board_init();
-
     // SAFETY: UART0's registers, its clock is on, and only this code
     // (and the handler below, which only masks its interrupts) uses it.
     let mut uart = unsafe { Pl011::new(UART0) };
     uart.init(SYSCLK_HZ, 115_200);
+
+    paint_stack();
+
+    let mut cp = cortex_m::Peripherals::take().unwrap_or_else(|| fail());
 
     cp.SYST.set_clock_source(SystClkSource::Core);
     cp.SYST.set_reload(SYSCLK_HZ / 1000 - 1);

@@ -5,7 +5,8 @@
 //! move as many as the FIFOs allow without waiting more; `read_ready` and
 //! `write_ready` say whether they would block. Receive errors (framing,
 //! parity, break, overrun) are reported by `read` once, in order with the
-//! data: the bytes before the bad one come first.
+//! data: the bytes before the bad one come first. A byte the receiver
+//! already held when `init` configured it is not lost (see `init`).
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -93,6 +94,9 @@ pub struct Pl011 {
     base: usize,
     /// An error met after some bytes were already returned.
     pending: Option<Error>,
+    /// A byte the receiver held when [`init`](Pl011::init) emptied the
+    /// FIFOs; `read` returns it first.
+    early: Option<u8>,
 }
 
 impl Pl011 {
@@ -105,11 +109,19 @@ impl Pl011 {
         Pl011 {
             base,
             pending: None,
+            early: None,
         }
     }
 
     /// Sets 8N1 at `baud` from a `clock_hz` reference, FIFOs on, and
     /// enables the receiver and transmitter.
+    ///
+    /// Turning the FIFOs on empties them, so call it first thing at boot:
+    /// bytes that arrive before it are lost, except one the receiver
+    /// already holds, which is kept and read first. (The real chip
+    /// receives nothing before it is enabled; QEMU's model receives from
+    /// power-on, and with its FIFO off holds one byte and leaves the rest
+    /// waiting, so a client that talks at once loses nothing.)
     pub fn init(&mut self, clock_hz: u32, baud: u32) {
         // Off while configuring.
         self.write_reg(CR, 0);
@@ -117,7 +129,17 @@ impl Pl011 {
         let div64 = ((clock_hz as u64 * 4) + (baud as u64 / 2)) / baud as u64;
         self.write_reg(IBRD, (div64 >> 6) as u32);
         self.write_reg(FBRD, (div64 & 0x3F) as u32);
+        // Keep a byte already held. Reading it lets the next one in, which
+        // turning the FIFOs on would drop, so read it (whether there is one
+        // or not: reading an empty receiver does nothing) and turn them on
+        // back to back, with no branch in between, and decide after. (Under
+        // QEMU a byte can still slip in between, rarely, on a busy host.)
+        let held = self.flags() & FR_RXFE == 0;
+        let word = self.read_reg(DR);
         self.write_reg(LCRH, LCRH_WLEN_8 | LCRH_FEN); // also latches the divisor
+        if held && word & (DR_OE | DR_BE | DR_FE | DR_PE) == 0 {
+            self.early = Some(word as u8);
+        }
         self.write_reg(IFLS, 0); // interrupt at 1/8 full / 1/8 empty
         self.write_reg(IM, 0);
         self.write_reg(ICR, 0x7FF);
@@ -166,10 +188,15 @@ impl embedded_io::Read for Pl011 {
         if buf.is_empty() {
             return Ok(0);
         }
-        while self.flags() & FR_RXFE != 0 {
-            core::hint::spin_loop();
-        }
         let mut n = 0;
+        if let Some(byte) = self.early.take() {
+            buf[0] = byte;
+            n = 1;
+        } else {
+            while self.flags() & FR_RXFE != 0 {
+                core::hint::spin_loop();
+            }
+        }
         while n < buf.len() && self.flags() & FR_RXFE == 0 {
             let word = self.read_reg(DR);
             let error = if word & DR_BE != 0 {
@@ -207,7 +234,7 @@ impl embedded_io::Read for Pl011 {
 
 impl embedded_io::ReadReady for Pl011 {
     fn read_ready(&mut self) -> Result<bool, Error> {
-        Ok(self.pending.is_some() || self.flags() & FR_RXFE == 0)
+        Ok(self.pending.is_some() || self.early.is_some() || self.flags() & FR_RXFE == 0)
     }
 }
 
