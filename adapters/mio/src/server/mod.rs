@@ -1,6 +1,6 @@
 //! `shout serve`: SHOUT/1 over TCP (and UDP) on `mio`.
 //!
-//! One event loop per thread ([`Worker`]), each with its own listener on
+//! One event loop per thread (a `Worker`), each with its own listener on
 //! the shared port (`SO_REUSEPORT`), its own connections, timers and
 //! buffers: threads share nothing but the connection count and the
 //! shutdown flag. Sockets are edge-triggered and read until `WouldBlock`
