@@ -69,20 +69,112 @@ impl Control {
     }
 }
 
-/// Where this call's input and output live.
-enum Bytes<'a> {
-    /// Input and output window are apart.
-    Split {
-        input: &'a [u8],
-        window: &'a mut [u8],
-    },
-    /// One buffer: input from `read` on, output before it.
-    InPlace(&'a mut [u8]),
+/// Where one call's input and output live. Two shapes, each its own type
+/// so that the decoders are compiled for the shapes a program uses and no
+/// other (firmware that never answers in place carries none of it).
+pub(crate) trait Bytes {
+    /// Every input byte offered.
+    fn input(&self) -> &[u8];
+    /// The room for output at `written`, given input consumed up to `read`.
+    fn room(&mut self, read: usize, written: usize) -> &mut [u8];
+    /// Answers `n` input bytes from `read` with their untransformed copy
+    /// at `written`; returns how many.
+    fn copy(&mut self, read: usize, written: usize, n: usize) -> usize;
+    /// Transforms a prefix of `n` input bytes from `read` into the room at
+    /// `written`; returns (consumed, written).
+    fn transform(
+        &mut self,
+        t: &mut AnyTransform,
+        read: usize,
+        written: usize,
+        n: usize,
+    ) -> (usize, usize);
+}
+
+/// Input and output window apart.
+pub(crate) struct Split<'a> {
+    pub(crate) input: &'a [u8],
+    pub(crate) window: &'a mut [u8],
+}
+
+impl Bytes for Split<'_> {
+    #[inline]
+    fn input(&self) -> &[u8] {
+        self.input
+    }
+
+    #[inline]
+    fn room(&mut self, _read: usize, written: usize) -> &mut [u8] {
+        &mut self.window[written..]
+    }
+
+    #[inline]
+    fn copy(&mut self, read: usize, written: usize, n: usize) -> usize {
+        let n = n.min(self.window.len() - written);
+        self.window[written..written + n].copy_from_slice(&self.input[read..read + n]);
+        n
+    }
+
+    #[inline]
+    fn transform(
+        &mut self,
+        t: &mut AnyTransform,
+        read: usize,
+        written: usize,
+        n: usize,
+    ) -> (usize, usize) {
+        t.apply(&self.input[read..read + n], &mut self.window[written..])
+    }
+}
+
+/// One buffer: input from the read position on, output before it.
+pub(crate) struct InPlace<'a>(pub(crate) &'a mut [u8]);
+
+impl Bytes for InPlace<'_> {
+    #[inline]
+    fn input(&self) -> &[u8] {
+        self.0
+    }
+
+    #[inline]
+    fn room(&mut self, read: usize, written: usize) -> &mut [u8] {
+        &mut self.0[written..read]
+    }
+
+    #[inline]
+    fn copy(&mut self, read: usize, written: usize, n: usize) -> usize {
+        if written < read {
+            self.0.copy_within(read..read + n, written);
+        }
+        n
+    }
+
+    #[inline]
+    fn transform(
+        &mut self,
+        t: &mut AnyTransform,
+        read: usize,
+        written: usize,
+        n: usize,
+    ) -> (usize, usize) {
+        if t.is_length_preserving() {
+            if written < read {
+                self.0.copy_within(read..read + n, written);
+            }
+            let mapped = t.apply_in_place(&mut self.0[written..written + n]);
+            debug_assert!(mapped, "a length-preserving transform maps in place");
+            return (n, n);
+        }
+        // Output may outgrow the input: only the room behind the read
+        // position can take it.
+        let (done, rest) = self.0.split_at_mut(read);
+        t.apply(&rest[..n], &mut done[written..])
+    }
 }
 
 /// The bytes of one call, with the positions reached so far.
-pub(crate) struct Io<'a> {
-    bytes: Bytes<'a>,
+pub(crate) struct Io<'a, B> {
+    bytes: B,
     /// Input consumed so far.
     read: usize,
     /// Input the decoder may see: a shutdown or end of input may stop it
@@ -93,24 +185,11 @@ pub(crate) struct Io<'a> {
     control: &'a mut Control,
 }
 
-impl<'a> Io<'a> {
-    /// Input and a separate output window.
-    pub(crate) fn split(input: &'a [u8], window: &'a mut [u8], control: &'a mut Control) -> Self {
-        let limit = input.len();
+impl<'a, B: Bytes> Io<'a, B> {
+    pub(crate) fn new(bytes: B, control: &'a mut Control) -> Self {
+        let limit = bytes.input().len();
         Io {
-            bytes: Bytes::Split { input, window },
-            read: 0,
-            limit,
-            written: 0,
-            control,
-        }
-    }
-
-    /// One buffer holding the input; answers overwrite it from the start.
-    pub(crate) fn in_place(buf: &'a mut [u8], control: &'a mut Control) -> Self {
-        let limit = buf.len();
-        Io {
-            bytes: Bytes::InPlace(buf),
+            bytes,
             read: 0,
             limit,
             written: 0,
@@ -128,21 +207,9 @@ impl<'a> Io<'a> {
         self.written
     }
 
-    fn offered(&self) -> usize {
-        match &self.bytes {
-            Bytes::Split { input, .. } => input.len(),
-            Bytes::InPlace(buf) => buf.len(),
-        }
-    }
-
-    /// Input offered and not consumed, the limit notwithstanding.
-    pub(crate) fn unconsumed(&self) -> usize {
-        self.offered() - self.read
-    }
-
     /// Lets the decoder see at most `n` more input bytes (`None`: all).
     pub(crate) fn limit_to(&mut self, n: Option<usize>) {
-        let offered = self.offered();
+        let offered = self.bytes.input().len();
         self.limit = match n {
             Some(n) => offered.min(self.read.saturating_add(n)),
             None => offered,
@@ -152,10 +219,7 @@ impl<'a> Io<'a> {
     /// The unconsumed input the decoder may see.
     #[inline]
     pub(crate) fn input(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Split { input, .. } => &input[self.read..self.limit],
-            Bytes::InPlace(buf) => &buf[self.read..self.limit],
-        }
+        &self.bytes.input()[self.read..self.limit]
     }
 
     /// Consumes `n` input bytes that produce no output.
@@ -168,7 +232,7 @@ impl<'a> Io<'a> {
     /// Consumes everything offered, limit or not (a closed session
     /// discards what arrives).
     pub(crate) fn discard_all(&mut self) {
-        self.read = self.offered();
+        self.read = self.bytes.input().len();
     }
 
     /// True while control bytes wait: nothing else may be written until
@@ -177,38 +241,24 @@ impl<'a> Io<'a> {
         !self.control.is_empty()
     }
 
-    /// The free part of the window for payload; empty while control bytes
-    /// wait. In place, that is the room behind the read position.
-    #[inline]
-    fn spare(&mut self) -> &mut [u8] {
-        if !self.control.is_empty() {
-            return &mut [];
-        }
-        match &mut self.bytes {
-            Bytes::Split { window, .. } => &mut window[self.written..],
-            Bytes::InPlace(buf) => &mut buf[self.written..self.read],
-        }
-    }
-
     /// Moves queued control bytes into the window; true when none are left.
     pub(crate) fn drain_control(&mut self) -> bool {
-        let window = match &mut self.bytes {
-            Bytes::Split { window, .. } => &mut window[self.written..],
-            Bytes::InPlace(buf) => &mut buf[self.written..self.read],
-        };
-        self.written += self.control.drain_into(window);
+        let room = self.bytes.room(self.read, self.written);
+        self.written += self.control.drain_into(room);
         self.control.is_empty()
     }
 
     /// Appends control bytes after everything emitted so far.
     pub(crate) fn emit(&mut self, bytes: &[u8]) {
-        let spare = self.spare();
-        if bytes.len() <= spare.len() {
-            spare[..bytes.len()].copy_from_slice(bytes);
-            self.written += bytes.len();
-        } else {
-            self.control.push(bytes);
+        if self.control.is_empty() {
+            let room = self.bytes.room(self.read, self.written);
+            if bytes.len() <= room.len() {
+                room[..bytes.len()].copy_from_slice(bytes);
+                self.written += bytes.len();
+                return;
+            }
         }
+        self.control.push(bytes);
     }
 
     /// Answers up to `n` input bytes with their untransformed copy (a PING
@@ -217,20 +267,7 @@ impl<'a> Io<'a> {
         if !self.control.is_empty() {
             return 0;
         }
-        let (read, written) = (self.read, self.written);
-        let n = match &mut self.bytes {
-            Bytes::Split { input, window } => {
-                let n = n.min(window.len() - written);
-                window[written..written + n].copy_from_slice(&input[read..read + n]);
-                n
-            }
-            Bytes::InPlace(buf) => {
-                if written < read {
-                    buf.copy_within(read..read + n, written);
-                }
-                n
-            }
-        };
+        let n = self.bytes.copy(self.read, self.written, n);
         self.read += n;
         self.written += n;
         n
@@ -243,26 +280,7 @@ impl<'a> Io<'a> {
         if !self.control.is_empty() {
             return 0;
         }
-        let (read, written) = (self.read, self.written);
-        let (consumed, wrote) = match &mut self.bytes {
-            Bytes::Split { input, window } => {
-                t.apply(&input[read..read + n], &mut window[written..])
-            }
-            Bytes::InPlace(buf) if t.is_length_preserving() => {
-                if written < read {
-                    buf.copy_within(read..read + n, written);
-                }
-                let mapped = t.apply_in_place(&mut buf[written..written + n]);
-                debug_assert!(mapped, "a length-preserving transform maps in place");
-                (n, n)
-            }
-            Bytes::InPlace(buf) => {
-                // Output may outgrow the input: only the room behind the
-                // read position can take it.
-                let (done, rest) = buf.split_at_mut(read);
-                t.apply(&rest[..n], &mut done[written..])
-            }
-        };
+        let (consumed, wrote) = self.bytes.transform(t, self.read, self.written, n);
         self.read += consumed;
         self.written += wrote;
         if consumed == 0 && wrote == 0 && n > 0 {
@@ -317,7 +335,13 @@ mod tests {
     fn control_waits_for_room_and_keeps_order() {
         let mut control = Control::default();
         let mut window = [0u8; 4];
-        let mut io = Io::split(&[], &mut window, &mut control);
+        let mut io = Io::new(
+            Split {
+                input: &[],
+                window: &mut window,
+            },
+            &mut control,
+        );
         io.emit(b"ab");
         io.emit(b"cdef");
         assert!(io.is_blocked());
@@ -325,7 +349,13 @@ mod tests {
         assert!(!io.drain_control());
         assert_eq!(&window, b"abcd");
         let mut window = [0u8; 4];
-        let mut io = Io::split(&[], &mut window, &mut control);
+        let mut io = Io::new(
+            Split {
+                input: &[],
+                window: &mut window,
+            },
+            &mut control,
+        );
         assert!(io.drain_control());
         assert_eq!(&window[..2], b"ef");
     }
@@ -335,7 +365,7 @@ mod tests {
         let mut control = Control::default();
         let mut buf = *b"\x03\0\0\0\0hello";
         let mut t = AnyTransform::new(TransformKind::Ascii);
-        let mut io = Io::in_place(&mut buf, &mut control);
+        let mut io = Io::new(InPlace(&mut buf), &mut control);
         io.skip(5); // a PONG header: consumed, no answer
         io.emit(b"<>"); // fits behind the read position
         assert_eq!(io.transform(&mut t, 5), 5);

@@ -14,6 +14,7 @@
 
 use super::Cx;
 use crate::io::decimal;
+use crate::io::Bytes;
 use crate::session::CloseReason;
 use crate::wire::{ErrorCode, ErrorFrame, Header, HeaderReader, Kind};
 use crate::wire::{ServerHello, HELLO_MIN_PAYLOAD, MAGIC, VERSION};
@@ -71,7 +72,7 @@ impl FrameServer {
         self.stage == Stage::Header && self.header.is_empty()
     }
 
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
+    pub(crate) fn input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> Option<CloseReason> {
         loop {
             if cx.io.is_blocked() || (cx.stop_at_boundary && self.at_boundary()) {
                 return None;
@@ -136,7 +137,7 @@ impl FrameServer {
     }
 
     /// Judges a header in the contract's order and starts its frame.
-    fn on_header(&mut self, cx: &mut Cx<'_, '_>, h: Header) -> Option<CloseReason> {
+    fn on_header<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>, h: Header) -> Option<CloseReason> {
         if !self.hello_done && h.kind != Kind::Hello as u8 {
             return Some(send_error(
                 cx,
@@ -208,9 +209,9 @@ impl FrameServer {
     /// Takes `take` bytes of a client HELLO payload: the first 6 are
     /// judged as soon as the sixth is in; later bytes are room for
     /// extensions.
-    fn hello_payload(
+    fn hello_payload<B: Bytes>(
         &mut self,
-        cx: &mut Cx<'_, '_>,
+        cx: &mut Cx<'_, '_, B>,
         fill: u8,
         mut magic_ok: bool,
         take: usize,
@@ -254,7 +255,7 @@ impl FrameServer {
 
     /// `n` more payload bytes of the frame in progress were taken; ends
     /// the frame when none remain.
-    fn payload_taken(&mut self, cx: &mut Cx<'_, '_>, n: u32) {
+    fn payload_taken<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>, n: u32) {
         let (left, kind) = match &mut self.stage {
             Stage::Header | Stage::Stored { .. } => return,
             Stage::Hello { remaining, .. } => {
@@ -293,7 +294,7 @@ impl FrameServer {
         self.stage = Stage::Header;
     }
 
-    pub(crate) fn end_of_input(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn end_of_input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         if self.at_boundary() {
             cx.io.emit(&Header::new(Kind::Close, 0).to_bytes());
             return CloseReason::EndOfInput;
@@ -308,11 +309,11 @@ impl FrameServer {
         CloseReason::Truncated
     }
 
-    pub(crate) fn finish_drain(&mut self, cx: &mut Cx<'_, '_>) {
+    pub(crate) fn finish_drain<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) {
         cx.io.emit(&Header::new(Kind::Close, 0).to_bytes());
     }
 
-    pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn idle<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         if !matches!(self.stage, Stage::Answer { .. }) {
             let _ = send_error(cx, ErrorCode::IdleTimeout, &[b"idle timeout"]);
         }
@@ -321,7 +322,7 @@ impl FrameServer {
 }
 
 /// Emits an ERROR frame; the session closes with it.
-fn send_error(cx: &mut Cx<'_, '_>, code: ErrorCode, parts: &[&[u8]]) -> CloseReason {
+fn send_error<B: Bytes>(cx: &mut Cx<'_, '_, B>, code: ErrorCode, parts: &[&[u8]]) -> CloseReason {
     cx.io.emit(ErrorFrame::new(code, parts).as_bytes());
     CloseReason::ProtocolError(code)
 }

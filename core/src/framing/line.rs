@@ -3,6 +3,7 @@
 
 use super::Cx;
 use crate::io::decimal;
+use crate::io::Bytes;
 use crate::session::CloseReason;
 
 /// Counts the bytes of the line in progress; nothing else is kept.
@@ -20,7 +21,7 @@ impl Line {
         self.len == 0
     }
 
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
+    pub(crate) fn input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> Option<CloseReason> {
         let max = cx.config.max_line;
         loop {
             let rest = cx.io.input();
@@ -48,7 +49,7 @@ impl Line {
         }
     }
 
-    fn overflow(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    fn overflow<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         cx.flush_transform();
         let mut digits = [0u8; 10];
         let digits = decimal(cx.config.max_line, &mut digits);

@@ -14,13 +14,13 @@ pub(crate) mod line;
 pub(crate) mod raw;
 
 use crate::config::Settings;
-use crate::io::Io;
+use crate::io::{Bytes, Io};
 use crate::session::CloseReason;
 use crate::transform::AnyTransform;
 
 /// What a decoder may touch while it works.
-pub(crate) struct Cx<'c, 'io> {
-    pub(crate) io: &'c mut Io<'io>,
+pub(crate) struct Cx<'c, 'io, B> {
+    pub(crate) io: &'c mut Io<'io, B>,
     pub(crate) transform: &'c mut AnyTransform,
     pub(crate) config: &'c Settings,
     /// Stop after the request in progress ends: a drain lets a request
@@ -28,7 +28,7 @@ pub(crate) struct Cx<'c, 'io> {
     pub(crate) stop_at_boundary: bool,
 }
 
-impl Cx<'_, '_> {
+impl<B: Bytes> Cx<'_, '_, B> {
     /// Transforms a prefix of the next `n` input bytes; returns how many
     /// it took.
     #[inline]
@@ -54,7 +54,7 @@ pub(crate) enum Decoder {
 impl Decoder {
     /// Consumes a prefix of the input, answering it.
     #[inline]
-    pub(crate) fn input(&mut self, cx: &mut Cx<'_, '_>) -> Option<CloseReason> {
+    pub(crate) fn input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> Option<CloseReason> {
         match self {
             Decoder::Undecided => None,
             Decoder::Raw(d) => d.input(cx),
@@ -73,7 +73,7 @@ impl Decoder {
     }
 
     /// Input has ended: emit what the contract asks and close.
-    pub(crate) fn end_of_input(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn end_of_input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         match self {
             Decoder::Undecided => CloseReason::EndOfInput,
             Decoder::Raw(_) | Decoder::Line(_) => {
@@ -85,7 +85,7 @@ impl Decoder {
     }
 
     /// A drain reached a boundary: end the session cleanly.
-    pub(crate) fn finish_drain(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn finish_drain<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         match self {
             Decoder::Undecided => {}
             Decoder::Raw(_) | Decoder::Line(_) => cx.flush_transform(),
@@ -95,7 +95,7 @@ impl Decoder {
     }
 
     /// The idle timeout fired.
-    pub(crate) fn idle(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn idle<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         match self {
             Decoder::Frame(d) => d.idle(cx),
             _ => {
@@ -109,7 +109,7 @@ impl Decoder {
 
     /// The drain deadline passed: close as things are, but a raw or line
     /// stream still gets its held-back bytes.
-    pub(crate) fn drain_timeout(&mut self, cx: &mut Cx<'_, '_>) -> CloseReason {
+    pub(crate) fn drain_timeout<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         if matches!(self, Decoder::Raw(_) | Decoder::Line(_)) {
             cx.flush_transform();
         }

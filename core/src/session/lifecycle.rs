@@ -67,11 +67,15 @@ impl Life {
 
     /// How much input the decoder may see now (`None`: all there is), and
     /// whether it must stop at the end of the request in progress.
-    pub(crate) fn input_limit(&self) -> (Option<usize>, bool) {
+    /// `needed`: what the decoder needs at once to move on; a request begun
+    /// in the waiting bytes may need more than they are (a unicode DATA
+    /// payload is taken whole).
+    pub(crate) fn input_limit(&self, needed: usize) -> (Option<usize>, bool) {
         match *self {
             Life::Open { end } => (end, false),
             Life::Draining { waiting, end, .. } if waiting > 0 => {
-                (Some(end.map_or(waiting, |e| e.min(waiting))), false)
+                let mark = waiting.max(needed);
+                (Some(end.map_or(mark, |e| e.min(mark))), false)
             }
             Life::Draining { end, .. } => (end, true),
             Life::Closed => (Some(0), false),

@@ -1,6 +1,6 @@
 use crate::config::{Framing, Settings, ValidConfig};
 use crate::framing::{detect, Cx, Decoder};
-use crate::io::{Control, Io};
+use crate::io::{Bytes, Control, InPlace, Io, Split};
 use crate::session::lifecycle::{Life, Unreported};
 use crate::session::{CloseReason, Event, State};
 use crate::time::Instant;
@@ -114,10 +114,7 @@ impl Server {
 
     /// Answers a prefix of `input` into the start of `out`.
     pub fn handle_input(&mut self, now: Instant, input: &[u8], out: &mut [u8]) -> Progress {
-        let mut control = core::mem::take(&mut self.control);
-        let p = self.run(now, Io::split(input, out, &mut control));
-        self.control = control;
-        p
+        self.run(now, Split { input, window: out })
     }
 
     /// Answers a prefix of `buf` into `buf` itself: the answer is
@@ -128,10 +125,7 @@ impl Server {
     /// waits and the call returns early. Answer the unconsumed rest,
     /// `buf[consumed..]`, with [`Server::handle_input`] and a window.
     pub fn handle_input_in_place(&mut self, now: Instant, buf: &mut [u8]) -> Progress {
-        let mut control = core::mem::take(&mut self.control);
-        let p = self.run(now, Io::in_place(buf, &mut control));
-        self.control = control;
-        p
+        self.run(now, InPlace(buf))
     }
 
     /// Flushes output waiting inside the session into `out`; nothing else.
@@ -195,8 +189,13 @@ impl Server {
             return;
         }
         // No window: whatever the decoder emits waits in the control queue.
-        let mut control = core::mem::take(&mut self.control);
-        let mut io = Io::split(&[], &mut [], &mut control);
+        let mut io = Io::new(
+            Split {
+                input: &[],
+                window: &mut [],
+            },
+            &mut self.control,
+        );
         let mut cx = Cx {
             io: &mut io,
             transform: &mut self.transform,
@@ -208,7 +207,6 @@ impl Server {
         } else {
             self.decoder.idle(&mut cx)
         };
-        self.control = control;
         self.close(reason);
     }
 
@@ -266,47 +264,57 @@ impl Server {
     /// The session's loop over one call's bytes: decode until the input,
     /// the window or the session runs out, acting on end of input and
     /// shutdown at the exact byte they take effect.
-    fn run(&mut self, now: Instant, mut io: Io<'_>) -> Progress {
-        let was_closed = self.life.is_closed();
+    fn run<B: Bytes>(&mut self, now: Instant, bytes: B) -> Progress {
+        let Server {
+            config,
+            decoder,
+            transform,
+            control,
+            events,
+            life,
+            last_activity,
+        } = self;
+        let mut io = Io::new(bytes, control);
+        let was_closed = life.is_closed();
         loop {
             if !io.drain_control() {
                 break;
             }
-            if self.life.is_closed() {
+            if life.is_closed() {
                 if was_closed {
                     io.discard_all(); // linger: read and discard
                 }
                 // The call that closes stops at the point of closing.
                 break;
             }
-            let (limit, stop_at_boundary) = self.life.input_limit();
+            let (limit, stop_at_boundary) = life.input_limit(decoder.input_needed());
             io.limit_to(limit);
-            if let Decoder::Undecided = self.decoder {
+            if let Decoder::Undecided = decoder {
                 if let Some(&first) = io.input().first() {
-                    let (decoder, framing) = detect::decide(self.config.framing, first);
-                    self.decoder = decoder;
-                    self.events.push(Event::Opened(framing));
+                    let (new, framing) = detect::decide(config.framing, first);
+                    *decoder = new;
+                    events.push(Event::Opened(framing));
                 }
             }
             let mut cx = Cx {
                 io: &mut io,
-                transform: &mut self.transform,
-                config: &self.config,
+                transform,
+                config,
                 stop_at_boundary,
             };
-            let decided = if stop_at_boundary && self.decoder.at_boundary() {
-                Some(self.decoder.finish_drain(&mut cx))
+            let decided = if stop_at_boundary && decoder.at_boundary() {
+                Some(decoder.finish_drain(&mut cx))
             } else {
                 let before = cx.io.consumed();
-                let verdict = self.decoder.input(&mut cx);
+                let verdict = decoder.input(&mut cx);
                 let taken = cx.io.consumed() - before;
-                self.life.consumed(taken);
+                life.consumed(taken);
                 if verdict.is_none() && taken == 0 && !cx.io.is_blocked() {
-                    if self.life.input_ends_before(self.decoder.input_needed()) {
-                        Some(self.decoder.end_of_input(&mut cx))
-                    } else if self.life.drain_mark_reached() && self.decoder.at_boundary() {
-                        Some(self.decoder.finish_drain(&mut cx))
-                    } else if self.life.drain_mark_reached() && !stop_at_boundary {
+                    if life.input_ends_before(decoder.input_needed()) {
+                        Some(decoder.end_of_input(&mut cx))
+                    } else if life.drain_mark_reached() && decoder.at_boundary() {
+                        Some(decoder.finish_drain(&mut cx))
+                    } else if life.drain_mark_reached() && !stop_at_boundary {
                         continue; // past the mark: finish the begun request
                     } else {
                         break;
@@ -316,39 +324,44 @@ impl Server {
                 }
             };
             if let Some(reason) = decided {
-                self.close(reason);
+                if life.close() {
+                    events.push(Event::Closed(reason));
+                }
             }
         }
         if io.consumed() > 0 || io.written() > 0 {
-            self.last_activity = self.last_activity.max(now);
+            *last_activity = (*last_activity).max(now);
         }
         Progress {
             consumed: io.consumed(),
             produced: io.written(),
-            next: self.next(&io),
+            next: next(life, decoder, &io),
         }
     }
+}
 
-    fn next(&self, io: &Io<'_>) -> Next {
-        if self.life.is_closed() {
-            if io.is_blocked() {
-                Next::Output
-            } else {
-                Next::Finished
-            }
-        } else if io.is_blocked() {
+/// What a session wants after a call, from where it stands.
+fn next<B: Bytes>(life: &Life, decoder: &Decoder, io: &Io<'_, B>) -> Next {
+    if life.is_closed() {
+        if io.is_blocked() {
             Next::Output
         } else {
-            let min = self.decoder.input_needed();
-            let unconsumed = io.unconsumed();
-            if unconsumed > 0 && unconsumed >= min {
-                Next::Output
-            } else {
-                Next::Input { min }
-            }
+            Next::Finished
+        }
+    } else if io.is_blocked() {
+        Next::Output
+    } else {
+        let min = decoder.input_needed();
+        let visible = io.input().len();
+        if visible > 0 && visible >= min {
+            Next::Output
+        } else {
+            Next::Input { min }
         }
     }
+}
 
+impl Server {
     fn close(&mut self, reason: CloseReason) {
         if self.life.close() {
             self.events.push(Event::Closed(reason));
@@ -492,6 +505,24 @@ mod tests {
         assert_eq!(p.consumed + q.consumed, input.len());
         got.extend_from_slice(&window[..q.produced]);
         assert_eq!(got, &want[..n]);
+    }
+
+    /// A unicode DATA begun in the waiting bytes is taken whole, though
+    /// more of it arrives after the signal.
+    #[test]
+    fn a_begun_unicode_payload_finishes_during_a_drain() {
+        let mut s = server(Config::default().with_transform(TransformKind::Unicode));
+        let mut out = [0u8; 64];
+        let mut input = crate::wire::ClientHello::frame().to_vec();
+        input.extend_from_slice(b"\x01\0\0\0\x06stra\xc3\x9f");
+        let held = input.len() - 4; // header and 2 payload bytes waited
+        let p = s.handle_input(Instant::ZERO, &input[..held], &mut out);
+        assert_eq!(p.next, Next::Input { min: 6 });
+        s.shutdown(Instant::ZERO, held - p.consumed);
+        let q = s.handle_input(Instant::ZERO, &input[p.consumed..], &mut out[p.produced..]);
+        assert_eq!(q.next, Next::Finished);
+        let n = p.produced + q.produced;
+        assert_eq!(&out[16..n], b"\x01\0\0\0\x06STRASS\x04\0\0\0\0");
     }
 
     #[test]
