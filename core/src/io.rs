@@ -73,6 +73,12 @@ impl Control {
 /// so that the decoders are compiled for the shapes a program uses and no
 /// other (firmware that never answers in place carries none of it).
 pub(crate) trait Bytes {
+    /// Whether a character whose uppercase finds no room may still go
+    /// through the control queue. A full window must not take more input
+    /// (backpressure); in place, the room only grows as input is taken, so
+    /// the first character has to go that way or nothing ever moves.
+    const SPILL_WITHOUT_ROOM: bool;
+
     /// Every input byte offered.
     fn input(&self) -> &[u8];
     /// The room for output at `written`, given input consumed up to `read`.
@@ -98,6 +104,8 @@ pub(crate) struct Split<'a> {
 }
 
 impl Bytes for Split<'_> {
+    const SPILL_WITHOUT_ROOM: bool = false;
+
     #[inline]
     fn input(&self) -> &[u8] {
         self.input
@@ -131,6 +139,8 @@ impl Bytes for Split<'_> {
 pub(crate) struct InPlace<'a>(pub(crate) &'a mut [u8]);
 
 impl Bytes for InPlace<'_> {
+    const SPILL_WITHOUT_ROOM: bool = true;
+
     #[inline]
     fn input(&self) -> &[u8] {
         self.0
@@ -283,7 +293,12 @@ impl<'a, B: Bytes> Io<'a, B> {
         let (consumed, wrote) = self.bytes.transform(t, self.read, self.written, n);
         self.read += consumed;
         self.written += wrote;
-        if consumed == 0 && wrote == 0 && n > 0 {
+        if consumed == 0
+            && wrote == 0
+            && n > 0
+            && (B::SPILL_WITHOUT_ROOM || !self.bytes.room(self.read, self.written).is_empty())
+        {
+            // Less room than the next character's uppercase.
             self.spill(t, n)
         } else {
             consumed
