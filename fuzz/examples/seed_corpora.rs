@@ -8,9 +8,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use shout_core::wire::Kind;
+use shout_fuzz::frames::{self, client_hello, frame, header};
 use shout_fuzz::script::{Op, Piece, Script};
 use shout_fuzz::{decode, Reader};
-use shout_tests::model::{self, client_hello, encode_frame, encode_header, kind};
 
 struct Out {
     root: PathBuf,
@@ -48,79 +49,67 @@ fn frame_header(o: &mut Out) {
     o.put(
         t,
         "data-after-hello",
-        &seed(1, big, encode_header(kind::DATA, 5), b"hello"),
+        &seed(1, big, header(Kind::Data, 5), b"hello"),
     );
     o.put(
         t,
         "ping-bytewise",
-        &seed(3, big, encode_header(kind::PING, 3), b"abc"),
+        &seed(3, big, header(Kind::Ping, 3), b"abc"),
     );
     o.put(
         t,
         "hello-first",
-        &seed(0, big, encode_header(kind::HELLO, 6), b"SHOUT\x01"),
+        &seed(0, big, header(Kind::Hello, 6), b"SHOUT\x01"),
     );
     o.put(
         t,
         "hello-version-2",
-        &seed(0, big, encode_header(kind::HELLO, 6), b"SHOUT\x02"),
+        &seed(0, big, header(Kind::Hello, 6), b"SHOUT\x02"),
     );
     o.put(
         t,
         "hello-short",
-        &seed(0, big, encode_header(kind::HELLO, 5), b"SHOUT"),
+        &seed(0, big, header(Kind::Hello, 5), b"SHOUT"),
     );
     o.put(
         t,
         "second-hello",
-        &seed(1, big, encode_header(kind::HELLO, 6), b"SHOUT\x01"),
+        &seed(1, big, header(Kind::Hello, 6), b"SHOUT\x01"),
     );
     o.put(
         t,
         "data-before-hello",
-        &seed(0, big, encode_header(kind::DATA, 1), b"x"),
+        &seed(0, big, header(Kind::Data, 1), b"x"),
     );
-    o.put(t, "unknown-kind", &seed(1, big, encode_header(6, 0), b""));
+    o.put(t, "unknown-kind", &seed(1, big, header(6, 0), b""));
     o.put(
         t,
         "unknown-kind-too-large",
-        &seed(1, 6, encode_header(0xff, 7), b""),
+        &seed(1, 6, header(0xff, 7), b""),
     );
     o.put(
         t,
         "too-large",
-        &seed(5, 10, encode_header(kind::DATA, 11), b"xxxxxxxxxxx"),
+        &seed(5, 10, header(Kind::Data, 11), b"xxxxxxxxxxx"),
     );
-    o.put(
-        t,
-        "close",
-        &seed(1, big, encode_header(kind::CLOSE, 0), b""),
-    );
+    o.put(t, "close", &seed(1, big, header(Kind::Close, 0), b""));
     o.put(
         t,
         "close-with-payload",
-        &seed(1, big, encode_header(kind::CLOSE, 2), b"zz"),
+        &seed(1, big, header(Kind::Close, 2), b"zz"),
     );
     o.put(
         t,
         "client-error",
-        &seed(1, big, encode_header(kind::ERROR, 2), b"\0\x01"),
+        &seed(1, big, header(Kind::Error, 2), b"\0\x01"),
     );
-    o.put(
-        t,
-        "pong",
-        &seed(1, big, encode_header(kind::PONG, 2), b"pp"),
-    );
-    o.put(
-        t,
-        "auto-data",
-        &seed(9, big, encode_header(kind::DATA, 2), b"ok"),
-    );
+    o.put(t, "pong", &seed(1, big, header(Kind::Pong, 2), b"pp"));
+    o.put(t, "auto-data", &seed(9, big, header(Kind::Data, 2), b"ok"));
     o.put(t, "auto-raw", &seed(8, big, *b"hello", b" world"));
     o.put(
         t,
         "server-hello-bytes",
-        &model::server_hello(&shout_core::Config::default())[5..],
+        &frames::server_hello(&shout_core::Config::default())[5..],
     );
 }
 
@@ -197,7 +186,7 @@ fn server_session(o: &mut Out) {
         Hello(0),
         Data(b"hello".to_vec()),
         Ping(b"abc".to_vec()),
-        Frame(kind::PONG, b"p".to_vec()),
+        Frame(Kind::Pong as u8, b"p".to_vec()),
         Data(vec![]),
         Close,
     ];
@@ -278,7 +267,7 @@ fn server_session(o: &mut Out) {
         mk(
             frame,
             &[],
-            vec![Hello(0), Frame(kind::ERROR, b"\0\x01bye".to_vec())],
+            vec![Hello(0), Frame(Kind::Error as u8, b"\0\x01bye".to_vec())],
             all.clone(),
         ),
     );
@@ -288,7 +277,11 @@ fn server_session(o: &mut Out) {
         mk(
             frame,
             &[],
-            vec![Hello(0), Header(kind::DATA, 10), Bytes(b"abc".to_vec())],
+            vec![
+                Hello(0),
+                Header(Kind::Data as u8, 10),
+                Bytes(b"abc".to_vec()),
+            ],
             all.clone(),
         ),
     );
@@ -313,7 +306,11 @@ fn server_session(o: &mut Out) {
         mk(
             frame,
             &[],
-            vec![Hello(0), Header(kind::DATA, 9), Bytes(b"abc".to_vec())],
+            vec![
+                Hello(0),
+                Header(Kind::Data as u8, 9),
+                Bytes(b"abc".to_vec()),
+            ],
             vec![
                 Read(0),
                 Offer(255),
@@ -331,7 +328,7 @@ fn server_session(o: &mut Out) {
             frame,
             &[],
             session[..3].to_vec(),
-            vec![Read(0), Offer(255), Shutdown, Offer(255)],
+            vec![Read(0), Offer(255), Shutdown(0), Offer(255)],
         ),
     );
     script(
@@ -342,14 +339,14 @@ fn server_session(o: &mut Out) {
             &[],
             vec![
                 Hello(0),
-                Header(kind::PING, 4),
+                Header(Kind::Ping as u8, 4),
                 Bytes(b"ab".to_vec()),
                 Bytes(b"cd".to_vec()),
             ],
             vec![
                 Read(16),
                 Offer(255),
-                Shutdown,
+                Shutdown(0),
                 Offer(255),
                 Read(2),
                 Offer(255),
@@ -365,7 +362,14 @@ fn server_session(o: &mut Out) {
             frame,
             &[],
             vec![Hello(0)],
-            vec![Read(3), Offer(255), Shutdown, Read(0), Offer(4), Offer(255)],
+            vec![
+                Read(3),
+                Offer(255),
+                Shutdown(0),
+                Read(0),
+                Offer(4),
+                Offer(255),
+            ],
         ),
     );
     script(
@@ -401,7 +405,91 @@ fn server_session(o: &mut Out) {
             line,
             &[],
             vec![Line(b"one".to_vec()), Bytes(b"tw".to_vec())],
-            vec![Read(6), Offer(255), Shutdown, Offer(255), Read(0), Offer(2)],
+            vec![
+                Read(6),
+                Offer(255),
+                Shutdown(0),
+                Offer(255),
+                Read(0),
+                Offer(2),
+            ],
+        ),
+    );
+    // Rule 7: bytes still in the link at the signal are answered, and the
+    // rest of a request they began; nothing after.
+    script(
+        o,
+        "line-shutdown-in-link",
+        mk(
+            line,
+            &[],
+            vec![
+                Line(b"one".to_vec()),
+                Line(b"two".to_vec()),
+                Line(b"three".to_vec()),
+            ],
+            vec![
+                Read(2),
+                Offer(255),
+                Shutdown(4),
+                Read(0),
+                Offer(3),
+                Offer(255),
+            ],
+        ),
+    );
+    script(
+        o,
+        "frame-shutdown-in-link",
+        mk(
+            frame,
+            &[3],
+            vec![
+                Hello(0),
+                Data(b"abc".to_vec()),
+                Data(b"late".to_vec()),
+                Close,
+            ],
+            vec![
+                Read(11),
+                Offer(255),
+                Shutdown(7),
+                Read(0),
+                Offer(4),
+                Offer(255),
+            ],
+        ),
+    );
+    script(
+        o,
+        "frame-unicode-shutdown-in-link",
+        mk(
+            [3 | 4, 1, 1, 50, 20],
+            &[],
+            vec![
+                Hello(0),
+                Data("straße".as_bytes().to_vec()),
+                Data(b"late".to_vec()),
+            ],
+            vec![Read(13), Offer(255), Shutdown(5), Read(0), Offer(255)],
+        ),
+    );
+    script(
+        o,
+        "raw-shutdown-in-link-flush",
+        mk(
+            [1 | 4, 1, 1, 50, 20],
+            &[],
+            vec![Bytes("abΐcdef".as_bytes().to_vec())],
+            vec![
+                Shutdown(9),
+                Read(4),
+                Offer(5),
+                Poll(5),
+                Read(0),
+                Offer(5),
+                Offer(5),
+            ],
         ),
     );
     script(
@@ -449,7 +537,7 @@ fn server_session(o: &mut Out) {
             raw,
             &[],
             vec![Bytes(b"waiting".to_vec())],
-            vec![Read(2), Offer(255), Read(3), Shutdown, Offer(255)],
+            vec![Read(2), Offer(255), Read(3), Shutdown(0), Offer(255)],
         ),
     );
     script(
@@ -459,7 +547,7 @@ fn server_session(o: &mut Out) {
             auto,
             &[],
             vec![Bytes(b"late".to_vec())],
-            vec![Shutdown, Read(0), Offer(255)],
+            vec![Shutdown(0), Read(0), Offer(255)],
         ),
     );
     script(
@@ -527,13 +615,13 @@ fn server_session(o: &mut Out) {
 
 fn client(o: &mut Out) {
     let t = "client_session";
-    let hello = model::server_hello(&shout_core::Config::default());
+    let hello = frames::server_hello(&shout_core::Config::default());
     // mode: bits 0-1 frame/line/raw/auto, bits 2-5 requests, bit 6 CLOSE sent.
     let seed = |mode: u8, s: &[u8], bytes: &[u8]| cat(&[&[mode], &sizes(s), bytes]);
-    let data = encode_frame(kind::DATA, b"HELLO");
-    let pong = encode_frame(kind::PONG, b"abc");
-    let close = encode_frame(kind::CLOSE, &[]);
-    let error = model::error_frame(
+    let data = frame(Kind::Data, b"HELLO");
+    let pong = frame(Kind::Pong, b"abc");
+    let close = frame(Kind::Close, &[]);
+    let error = frames::error_frame(
         shout_core::wire::ErrorCode::FrameTooLarge,
         "frame too large (limit 6 bytes)",
     );
@@ -552,7 +640,7 @@ fn client(o: &mut Out) {
         &seed(
             1 << 2,
             &[],
-            &cat(&[&hello, &encode_frame(kind::DATA, b""), &close]),
+            &cat(&[&hello, &frame(Kind::Data, b""), &close]),
         ),
     );
     o.put(t, "error", &seed(1 << 2, &[2], &cat(&[&hello, &error])));
@@ -563,24 +651,24 @@ fn client(o: &mut Out) {
         &seed(
             0,
             &[],
-            &encode_frame(kind::ERROR, &cat(&[b"\0\x01", "é".repeat(70).as_bytes()])),
+            &frame(Kind::Error, &cat(&[b"\0\x01", "é".repeat(70).as_bytes()])),
         ),
     );
     o.put(
         t,
         "unknown-kind",
-        &seed(1 << 2, &[], &cat(&[&hello, &encode_frame(9, b"")])),
+        &seed(1 << 2, &[], &cat(&[&hello, &frame(9, b"")])),
     );
     o.put(t, "unasked-data", &seed(0, &[], &cat(&[&hello, &data])));
     o.put(
         t,
         "server-ping",
-        &seed(1 << 2, &[], &cat(&[&hello, &encode_frame(kind::PING, b"")])),
+        &seed(1 << 2, &[], &cat(&[&hello, &frame(Kind::Ping, b"")])),
     );
     o.put(
         t,
         "short-hello",
-        &seed(0, &[], &encode_frame(kind::HELLO, b"SHOUT\x01")),
+        &seed(0, &[], &frame(Kind::Hello, b"SHOUT\x01")),
     );
     o.put(
         t,
@@ -590,7 +678,7 @@ fn client(o: &mut Out) {
     o.put(
         t,
         "close-with-payload",
-        &seed(0, &[], &cat(&[&hello, &encode_frame(kind::CLOSE, b"xy")])),
+        &seed(0, &[], &cat(&[&hello, &frame(Kind::Close, b"xy")])),
     );
     o.put(t, "line", &seed(1 | 3 << 2, &[2], b"HELLO\nWORLD\nTAIL"));
     o.put(t, "raw", &seed(2, &[1], b"ANY BYTES"));
@@ -602,11 +690,7 @@ fn client(o: &mut Out) {
         &seed(
             1 << 2,
             &[1],
-            &cat(&[
-                &unicode_hello,
-                &encode_frame(kind::DATA, "SS".as_bytes()),
-                &close,
-            ]),
+            &cat(&[&unicode_hello, &frame(Kind::Data, "SS".as_bytes()), &close]),
         ),
     );
 }
@@ -616,7 +700,7 @@ fn auto(o: &mut Out) {
     // mode: bit 0 Frame instead of Auto, bit 1 valid HELLO prefix.
     let seed =
         |mode: u8, s: &[u8], w: &[u8], bytes: &[u8]| cat(&[&[mode], &sizes(s), &sizes(w), bytes]);
-    let data = encode_frame(kind::DATA, b"hey");
+    let data = frame(Kind::Data, b"hey");
     o.put(t, "auto-hello", &seed(2, &[1, 2], &[3, 0], &data));
     o.put(
         t,
@@ -633,12 +717,12 @@ fn auto(o: &mut Out) {
     o.put(
         t,
         "frame-bad-version",
-        &seed(1, &[3], &[2], &encode_frame(kind::HELLO, b"SHOUT\x07")),
+        &seed(1, &[3], &[2], &frame(Kind::Hello, b"SHOUT\x07")),
     );
     o.put(
         t,
         "frame-too-large-hello",
-        &seed(1, &[], &[], &encode_header(kind::HELLO, 65)),
+        &seed(1, &[], &[], &header(Kind::Hello, 65)),
     );
     o.put(t, "empty", &seed(0, &[], &[], b""));
     o.put(
@@ -649,7 +733,7 @@ fn auto(o: &mut Out) {
     o.put(
         t,
         "unicode-hello",
-        &seed(4 | 2, &[2], &[1], &encode_frame(kind::DATA, "ß".as_bytes())),
+        &seed(4 | 2, &[2], &[1], &frame(Kind::Data, "ß".as_bytes())),
     );
 }
 
@@ -689,9 +773,9 @@ fn embedded(o: &mut Out) {
         cat(&[&[cfg, 40, rx, tx], &len.to_be_bytes(), input, acts])
     };
     let mut frames = client_hello(b"");
-    frames.extend(encode_frame(kind::DATA, b"hello"));
-    frames.extend(encode_frame(kind::PING, b"abc"));
-    frames.extend(encode_frame(kind::CLOSE, &[]));
+    frames.extend(frame(Kind::Data, b"hello"));
+    frames.extend(frame(Kind::Ping, b"abc"));
+    frames.extend(frame(Kind::Close, &[]));
     // Acts: 1-3 ready / n bytes, 0 not ready, F0.. interrupted, F8.. error, FE write 0.
     let rough = [
         1, 0, 2, 0xF0, 1, 0xF8, 3, 0, 0, 1, 0xFE, 1, 2, 0xF9, 1, 1, 5, 0, 1,
@@ -717,10 +801,7 @@ fn embedded(o: &mut Out) {
             3 | 4,
             1,
             2,
-            &cat(&[
-                &client_hello(b""),
-                &encode_frame(kind::DATA, "straße".as_bytes()),
-            ]),
+            &cat(&[&client_hello(b""), &frame(Kind::Data, "straße".as_bytes())]),
             &rough,
         ),
     );

@@ -19,45 +19,52 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shout_core::{Config, Framing, State};
-use shout_fuzz::{show, transform_from, transform_of, Checked, Reader, Seen, Sizes};
-use shout_tests::model;
+use shout_core::{Config, Event, Framing, State};
+use shout_fuzz::kit::close_reason;
+use shout_fuzz::{frames, model, show, transform_from, transform_of, CheckedServer, Driver};
+use shout_fuzz::{Plan, Reader};
 
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
-    seen: Seen,
+    output: Vec<u8>,
+    events: Vec<Event>,
     framing: Option<Framing>,
     state: State,
 }
 
-fn snapshot(s: &Checked) -> Snapshot {
-    Snapshot {
-        seen: s.seen.clone(),
-        framing: s.server.framing(),
-        state: s.server.state(),
+impl Snapshot {
+    fn opened(&self) -> Option<Framing> {
+        self.events.iter().find_map(|e| match e {
+            Event::Opened(f) => Some(*f),
+            _ => None,
+        })
     }
 }
 
-fn run(
-    config: Config,
-    input: &[u8],
-    splits: Vec<usize>,
-    windows: Vec<usize>,
-) -> (Snapshot, Snapshot) {
-    let mut s = Checked::new(config);
-    assert_eq!(s.server.framing(), None);
-    assert_eq!(s.server.state(), State::Undecided);
+fn snapshot(d: &Driver) -> Snapshot {
+    Snapshot {
+        output: d.checked().output().to_vec(),
+        events: d.checked().events().to_vec(),
+        framing: d.server().framing(),
+        state: d.server().state(),
+    }
+}
+
+fn run(config: Config, input: &[u8], splits: &[usize], windows: &[usize]) -> (Snapshot, Snapshot) {
+    let mut s = CheckedServer::new(config);
+    assert_eq!(s.server().framing(), None);
+    assert_eq!(s.server().state(), State::Undecided);
     // An empty offer decides nothing.
-    s.offer(&[], 16);
-    assert_eq!(s.server.framing(), None);
-    assert_eq!(s.server.state(), State::Undecided);
-    assert!(s.seen.events.is_empty() && s.seen.output.is_empty());
-    let mut splits = Sizes::new(splits);
-    let mut windows = Sizes::new(windows);
-    s.feed(input, &mut splits, &mut windows);
-    let open = snapshot(&s);
-    s.finish(&mut windows);
-    (open, snapshot(&s))
+    let _ = s.offer(&[], 16);
+    assert_eq!(s.server().framing(), None);
+    assert_eq!(s.server().state(), State::Undecided);
+    assert!(s.events().is_empty() && s.output().is_empty());
+    let mut d = Driver::with_checked(s, &Plan::new(splits, windows));
+    d.push(input);
+    d.answer();
+    let open = snapshot(&d);
+    d.finish();
+    (open, snapshot(&d))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -68,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     let rest = r.rest();
     let mut input = Vec::new();
     if mode & 2 != 0 {
-        input.extend_from_slice(&model::client_hello(b""));
+        input.extend_from_slice(&frames::client_hello(b""));
     }
     input.extend_from_slice(&rest[..rest.len().min(512)]);
     let framing = if mode & 1 != 0 {
@@ -82,14 +89,14 @@ fuzz_target!(|data: &[u8]| {
         .with_transform(transform)
         .with_max_payload(64);
 
-    let (whole_open, whole_end) = run(config, &input, vec![], vec![]);
-    let (split_open, split_end) = run(config, &input, splits, windows);
+    let (whole_open, whole_end) = run(config, &input, &[], &[]);
+    let (split_open, split_end) = run(config, &input, &splits, &windows);
     assert_eq!(
         split_open, whole_open,
         "split vs whole, before end of input"
     );
     assert_eq!(split_end, whole_end, "split vs whole, after end of input");
-    let (byte_open, byte_end) = run(config, &input, vec![1], vec![1, 0]);
+    let (byte_open, byte_end) = run(config, &input, &[1], &[1, 0]);
     assert_eq!(
         byte_open, whole_open,
         "byte by byte vs whole, before end of input"
@@ -106,20 +113,20 @@ fuzz_target!(|data: &[u8]| {
         f => f,
     });
     assert_eq!(whole_open.framing, want, "decided framing");
-    assert_eq!(whole_open.seen.opened(), want, "Opened event");
+    assert_eq!(whole_open.opened(), want, "Opened event");
     if want.is_some() {
         assert!(
-            matches!(whole_open.seen.events[0], shout_core::Event::Opened(_)),
+            matches!(whole_open.events[0], Event::Opened(_)),
             "Opened comes first"
         );
     }
 
-    let out = &whole_open.seen.output;
-    let hello = model::server_hello(&config);
+    let out = &whole_open.output;
+    let hello = frames::server_hello(&config);
     match want {
         None => {
             assert!(
-                out.is_empty() && whole_end.seen.output.is_empty(),
+                out.is_empty() && whole_end.output.is_empty(),
                 "output before any byte"
             );
             assert_eq!(whole_open.state, State::Undecided);
@@ -132,7 +139,7 @@ fuzz_target!(|data: &[u8]| {
                 all.starts_with(out),
                 "raw output is a prefix of the transformed input"
             );
-            assert_eq!(whole_end.seen.output, all, "raw output at end of input");
+            assert_eq!(whole_end.output, all, "raw output at end of input");
             assert_eq!(whole_open.state, State::Open);
         }
         Some(_) => {
@@ -158,10 +165,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // The whole run is the model's.
     let m = model::serve(&config, &input);
+    assert_eq!(show(&whole_end.output), show(&m.output), "output vs model");
     assert_eq!(
-        show(&whole_end.seen.output),
-        show(&m.output),
-        "output vs model"
+        close_reason(&whole_end.events),
+        Some(m.close),
+        "close vs model"
     );
-    assert_eq!(whole_end.seen.close(), Some(m.close), "close vs model");
 });

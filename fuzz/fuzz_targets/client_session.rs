@@ -1,185 +1,159 @@
-//! Breaks the client: arbitrary server bytes in arbitrary splits.
+//! Breaks the client's two halves: `RequestEncoder` writing requests, and
+//! `ReplyDecoder` reading arbitrary server bytes in arbitrary splits.
 //!
-//! * The Client never panics, and every call with input makes progress.
-//! * It reports a malformed reply as `ClientError::Malformed` exactly where
-//!   an independent decoder of server replies written here finds one, and
-//!   hands back exactly the replies that decoder expects before that.
-//! * The same bytes give the same replies (payload chunks concatenated), the
+//! * The encoder writes the contract's header for every request it takes,
+//!   refuses a payload over its limit and any request after CLOSE, and the
+//!   decoder refuses to wait for more alternating runs than it keeps.
+//! * The decoder never panics, and every call with input makes progress.
+//! * It reports `ClientError::Malformed` with exactly the `Violation` an
+//!   independent decoder of server replies written here finds, where it
+//!   finds it (including an answer that does not match the oldest request
+//!   waiting: PONG for PING, DATA for DATA), and hands back exactly the
+//!   replies that decoder expects before that.
+//! * The same bytes give the same replies (payload pieces joined), the
 //!   same error, the same end-of-input verdict and the same counters,
-//!   whether fed whole or split.
+//!   whether fed whole, split or byte by byte.
 //!
 //! Layout: mode u8 | read sizes | server bytes...
 //! mode: bits 0-1 framing (frame, line, raw, auto), bits 2-5 how many
-//! requests the client sent (DATA/PING alternating, or lines), bit 6 the
-//! client also sent CLOSE. Sizes: count u8 % 16, then that many u8
-//! (0 = a call with no input).
+//! requests the client sent (DATA/PING alternating, DATA `i` and PING `i`
+//! carrying `i` payload bytes, or lines), bit 6 the client also sent CLOSE,
+//! bit 7 the encoder's limit is half the request count (so some requests
+//! are refused as too large, and never sent). Sizes: count u8 % 16, then
+//! that many u8 (0 = a call with no input).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use shout_core::wire::{Kind, ServerHello};
-use shout_core::{Client, ClientError, Framing, Reply, TransformKind};
-use shout_fuzz::{Reader, Sizes};
+use std::collections::VecDeque;
 
-/// A reply with its payload pieces joined.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Got {
-    Hello(ServerHello),
-    Data(Vec<u8>),
-    Pong(Vec<u8>),
-    Close,
-    Error(u16, String),
-    Bytes(Vec<u8>),
-}
+use libfuzzer_sys::fuzz_target;
+use shout_core::session::EXPECTED_RUNS;
+use shout_core::wire::{Kind, ServerHello};
+use shout_core::{ClientError, Framing, ReplyDecoder, RequestEncoder, TransformKind, Violation};
+use shout_fuzz::kit::{decode_replies, OwnedReply};
+use shout_fuzz::Reader;
 
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
-    replies: Vec<Got>,
+    replies: Vec<OwnedReply>,
     /// A partly received DATA/PONG at the end (not yet `last`).
-    partial: Option<Got>,
+    partial: Option<OwnedReply>,
     error: Option<ClientError>,
     end: Result<(), ClientError>,
-    awaiting: u32,
+    awaiting: u64,
     hello: Option<ServerHello>,
     done: bool,
 }
 
-fn new_client(framing: Framing, requests: u32, close: bool) -> Client {
-    let mut c = Client::new(framing);
-    for i in 0..requests {
-        match framing {
-            Framing::Line => c.line_request(b"x").expect("a line without LF"),
-            Framing::Raw => {}
-            _ => {
-                let kind = if i % 2 == 0 { Kind::Data } else { Kind::Ping };
-                c.request_header(kind, i as usize)
-                    .expect("a request before CLOSE");
-            }
-        }
-    }
-    if close && matches!(framing, Framing::Frame | Framing::Auto) {
-        c.close_frame();
-        assert_eq!(
-            c.request_header(Kind::Data, 1),
-            Err(ClientError::SessionOver),
-            "no request after CLOSE"
-        );
-    }
-    c
+/// How many runs of one kind `kinds` makes (DATA, DATA, PING is two).
+fn runs(kinds: &[Kind]) -> usize {
+    kinds.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!kinds.is_empty())
 }
 
-fn run(mut c: Client, bytes: &[u8], splits: &mut Sizes) -> Outcome {
-    let mut replies = Vec::new();
-    let mut partial: Option<Got> = None;
-    let mut error = None;
-    let mut at = 0;
-    let mut empty_calls = 0;
-    'feed: while at < bytes.len() {
-        let end = (at + splits.next_size()).min(bytes.len());
-        let mut chunk = &bytes[at..end];
-        if chunk.is_empty() {
-            empty_calls += 1;
-            assert!(empty_calls <= splits.patience(), "split plan stalls");
-            match c.handle_input(chunk) {
-                Ok((0, None)) => continue,
-                other => panic!("empty input gave {other:?}"),
+/// The client's writer sends `requests` (and CLOSE); its reader is told of
+/// each one sent. Returns the reader and the kinds it waits for, in order.
+fn client(
+    framing: Framing,
+    requests: u32,
+    close: bool,
+    small_limit: bool,
+) -> (ReplyDecoder, Vec<Kind>) {
+    let mut reader = ReplyDecoder::new(framing);
+    let mut sent = Vec::new();
+    match framing {
+        Framing::Line => {
+            let writer = RequestEncoder::line();
+            assert_eq!(writer.data(1), Err(ClientError::WrongFraming));
+            assert_eq!(
+                writer.line_message(b"a\nb"),
+                Err(ClientError::LineHasNewline)
+            );
+            for _ in 0..requests {
+                writer.line_message(b"x").expect("a line without LF");
+                reader.expect(Kind::Data).expect("lines are one run");
+                sent.push(Kind::Data);
             }
         }
-        empty_calls = 0;
-        while !chunk.is_empty() {
-            match c.handle_input(chunk) {
-                Err(e) => {
-                    error = Some(e);
-                    break 'feed;
+        Framing::Raw => {
+            // A raw client writes bytes; nothing is a request.
+            assert_eq!(reader.expect(Kind::Data), Err(ClientError::WrongFraming));
+        }
+        _ => {
+            let max = if small_limit { requests / 2 } else { u32::MAX };
+            let mut writer = RequestEncoder::frame(max);
+            assert_eq!(writer.line_message(b"x"), Err(ClientError::WrongFraming));
+            for i in 0..requests {
+                let kind = if i % 2 == 0 { Kind::Data } else { Kind::Ping };
+                let header = match kind {
+                    Kind::Data => writer.data(i as usize),
+                    _ => writer.ping(i as usize),
+                };
+                if i > max {
+                    let too_large = ClientError::PayloadTooLarge { len: i as u64, max };
+                    assert_eq!(header, Err(too_large), "request {i} over {max}");
+                    continue;
                 }
-                Ok((n, reply)) => {
-                    assert!(n > 0 && n <= chunk.len(), "consumed {n} of {}", chunk.len());
-                    match reply {
-                        None => {}
-                        Some(Reply::Data { chunk: d, last }) => {
-                            let mut buf = match partial.take() {
-                                Some(Got::Data(b)) => b,
-                                None => Vec::new(),
-                                Some(other) => panic!("DATA piece inside {other:?}"),
-                            };
-                            buf.extend_from_slice(d);
-                            if last {
-                                replies.push(Got::Data(buf));
-                            } else {
-                                assert!(!d.is_empty(), "an empty piece that is not last");
-                                partial = Some(Got::Data(buf));
-                            }
-                        }
-                        Some(Reply::Pong { chunk: d, last }) => {
-                            let mut buf = match partial.take() {
-                                Some(Got::Pong(b)) => b,
-                                None => Vec::new(),
-                                Some(other) => panic!("PONG piece inside {other:?}"),
-                            };
-                            buf.extend_from_slice(d);
-                            if last {
-                                replies.push(Got::Pong(buf));
-                            } else {
-                                assert!(!d.is_empty(), "an empty piece that is not last");
-                                partial = Some(Got::Pong(buf));
-                            }
-                        }
-                        Some(Reply::Bytes(b)) => {
-                            // Stream framings: all bytes joined.
-                            assert!(partial.is_none(), "bytes inside a payload");
-                            match replies.last_mut() {
-                                Some(Got::Bytes(prev)) => prev.extend_from_slice(b),
-                                _ => replies.push(Got::Bytes(b.to_vec())),
-                            }
-                        }
-                        Some(other) => {
-                            assert!(partial.is_none(), "{other:?} inside a payload");
-                            replies.push(match other {
-                                Reply::Hello(h) => Got::Hello(h),
-                                Reply::Close => Got::Close,
-                                Reply::Error { code, reason } => {
-                                    Got::Error(code, reason.to_owned())
-                                }
-                                _ => unreachable!("handled above"),
-                            });
-                        }
+                let l = i.to_be_bytes();
+                assert_eq!(header, Ok([kind as u8, l[0], l[1], l[2], l[3]]));
+                let mut after = sent.clone();
+                after.push(kind);
+                match reader.expect(kind) {
+                    Ok(()) => sent = after,
+                    Err(ClientError::TooManyPending) => {
+                        assert!(
+                            runs(&after) > EXPECTED_RUNS,
+                            "refused at {} runs",
+                            runs(&after)
+                        )
                     }
-                    chunk = &chunk[n..];
-                    at += n;
+                    Err(other) => panic!("expect({kind:?}) failed: {other:?}"),
                 }
+            }
+            if close {
+                assert_eq!(writer.close(), Ok([4, 0, 0, 0, 0]));
+                assert_eq!(writer.data(1), Err(ClientError::SessionOver));
+                assert_eq!(writer.ping(0), Err(ClientError::SessionOver));
             }
         }
     }
-    let end = c.handle_end_of_input();
+    for k in [Kind::Hello, Kind::Pong, Kind::Close, Kind::Error] {
+        assert_eq!(reader.expect(k), Err(ClientError::WrongFraming));
+    }
+    assert_eq!(reader.awaiting(), sent.len() as u64);
+    (reader, sent)
+}
+
+fn run(mut reader: ReplyDecoder, bytes: &[u8], reads: &[usize]) -> Outcome {
+    let decoded = decode_replies(&mut reader, bytes, reads);
     Outcome {
-        replies,
-        partial,
-        error,
-        end,
-        awaiting: c.awaiting(),
-        hello: c.server_hello(),
-        done: c.is_done(),
+        replies: decoded.replies,
+        partial: decoded.partial,
+        error: decoded.error,
+        end: reader.handle_end_of_input(),
+        awaiting: reader.awaiting(),
+        hello: reader.server_hello(),
+        done: reader.is_done(),
     }
 }
 
 /// The replies a frame client must hand back for `bytes`, written from the
-/// contract without the client's code: `Err(replies so far)` where the
-/// stream breaks the protocol.
+/// contract without the client's code, with the first violation found.
 struct Expected {
-    replies: Vec<Got>,
-    partial: Option<Got>,
-    malformed: bool,
+    replies: Vec<OwnedReply>,
+    partial: Option<OwnedReply>,
+    violation: Option<Violation>,
     done: bool,
-    awaiting: u32,
+    awaiting: u64,
     hello: Option<ServerHello>,
 }
 
-fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
+fn expected_frames(mut bytes: &[u8], sent: &[Kind]) -> Expected {
+    let mut waiting: VecDeque<Kind> = sent.iter().copied().collect();
     let mut e = Expected {
         replies: Vec::new(),
         partial: None,
-        malformed: false,
+        violation: None,
         done: false,
-        awaiting,
+        awaiting: waiting.len() as u64,
         hello: None,
     };
     loop {
@@ -190,25 +164,44 @@ fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
         let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
         let body = &bytes[5..];
         let have = body.len().min(len as usize);
-        let bad = kind > 5
-            || (e.hello.is_none() && kind != 0 && kind != 5)
-            || (kind == 0 && e.hello.is_some())
-            || (kind == 0 && len != 11)
-            || ((kind == 1 || kind == 3) && awaiting == 0)
-            || kind == 2
-            || (kind == 5 && len < 2);
-        if bad {
-            e.malformed = true;
+        // The header, judged in the order the decoder documents.
+        let due = |front: Option<&Kind>| front.map(|&k| if k == Kind::Ping { 3 } else { 1 });
+        let violation = if kind > 5 {
+            Some(Violation::UnknownKind)
+        } else if e.hello.is_none() && kind != 0 && kind != 5 {
+            Some(Violation::HelloNotFirst)
+        } else if kind == 0 && e.hello.is_some() {
+            Some(Violation::SecondHello)
+        } else if kind == 0 && len != 11 {
+            Some(Violation::HelloLength)
+        } else if kind == 1 || kind == 3 {
+            match due(waiting.front()) {
+                None => Some(Violation::ReplyWithoutRequest),
+                Some(d) if d != kind => Some(Violation::WrongReply {
+                    expected: Kind::from_u8(d).unwrap(),
+                    got: Kind::from_u8(kind).unwrap(),
+                }),
+                Some(_) => None,
+            }
+        } else if kind == 2 {
+            Some(Violation::ServerPing)
+        } else if kind == 5 && len < 2 {
+            Some(Violation::ErrorWithoutCode)
+        } else {
+            None
+        };
+        if violation.is_some() {
+            e.violation = violation;
             break;
         }
         if kind == 1 || kind == 3 {
-            awaiting -= 1;
-            e.awaiting = awaiting;
+            waiting.pop_front();
+            e.awaiting = waiting.len() as u64;
             let payload = body[..have].to_vec();
             let got = if kind == 1 {
-                Got::Data(payload)
+                OwnedReply::Data(payload)
             } else {
-                Got::Pong(payload)
+                OwnedReply::Pong(payload)
             };
             if have < len as usize {
                 if have > 0 {
@@ -233,7 +226,7 @@ fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
                     _ => None,
                 };
                 let (true, Some(transform)) = (&payload[..6] == b"SHOUT\x01", transform) else {
-                    e.malformed = true;
+                    e.violation = Some(Violation::BadHello);
                     break;
                 };
                 let h = ServerHello {
@@ -243,10 +236,10 @@ fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
                     transform,
                 };
                 e.hello = Some(h);
-                e.replies.push(Got::Hello(h));
+                e.replies.push(OwnedReply::Hello(h));
             }
             4 => {
-                e.replies.push(Got::Close);
+                e.replies.push(OwnedReply::Close);
                 e.done = true;
                 break;
             }
@@ -259,7 +252,7 @@ fn expected_frames(mut bytes: &[u8], mut awaiting: u32) -> Expected {
                     Ok(s) => s,
                     Err(err) => std::str::from_utf8(&text[..err.valid_up_to()]).unwrap(),
                 };
-                e.replies.push(Got::Error(code, valid.to_owned()));
+                e.replies.push(OwnedReply::Error(code, valid.to_owned()));
                 e.done = true;
                 break;
             }
@@ -277,53 +270,46 @@ fuzz_target!(|data: &[u8]| {
     let framing = [Framing::Frame, Framing::Line, Framing::Raw, Framing::Auto][(mode % 4) as usize];
     let requests = ((mode >> 2) % 16) as u32;
     let close = mode & 0x40 != 0;
+    let small_limit = mode & 0x80 != 0;
+    let new_client = || client(framing, requests, close, small_limit);
 
-    let whole = run(
-        new_client(framing, requests, close),
-        bytes,
-        &mut Sizes::new(vec![]),
-    );
-    let split = run(
-        new_client(framing, requests, close),
-        bytes,
-        &mut Sizes::new(splits),
-    );
+    let (reader, sent) = new_client();
+    let whole = run(reader, bytes, &[]);
+    let split = run(new_client().0, bytes, &splits);
     assert_eq!(whole, split, "whole vs split");
-    let bytewise = run(
-        new_client(framing, requests, close),
-        bytes,
-        &mut Sizes::new(vec![1]),
-    );
+    let bytewise = run(new_client().0, bytes, &[1]);
     assert_eq!(whole, bytewise, "whole vs byte by byte");
 
     match framing {
         Framing::Line | Framing::Raw => {
-            let want: Vec<Got> = if bytes.is_empty() {
+            let want: Vec<OwnedReply> = if bytes.is_empty() {
                 vec![]
             } else {
-                vec![Got::Bytes(bytes.to_vec())]
+                vec![OwnedReply::Bytes(bytes.to_vec())]
             };
             assert_eq!(whole.replies, want);
             assert_eq!(whole.error, None);
             assert_eq!(whole.end, Ok(()));
-            if framing == Framing::Line {
-                let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u32;
-                assert_eq!(whole.awaiting, requests.saturating_sub(lines));
-            }
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(whole.awaiting, (sent.len() as u64).saturating_sub(lines));
         }
         _ => {
-            let e = expected_frames(bytes, requests);
+            let e = expected_frames(bytes, &sent);
             assert_eq!(
                 whole.replies, e.replies,
                 "replies vs the independent decoder"
             );
             assert_eq!(whole.partial, e.partial, "partial reply");
-            match whole.error {
-                Some(ClientError::Malformed(_)) => assert!(e.malformed, "a valid stream refused"),
-                Some(other) => panic!("unexpected client error {other:?}"),
-                None => assert!(!e.malformed, "a malformed stream accepted"),
+            match (whole.error, e.violation) {
+                (Some(ClientError::Malformed(got)), Some(want)) => {
+                    assert_eq!(got, want, "the violation")
+                }
+                (None, None) => {}
+                (got, want) => {
+                    panic!("client error {got:?}, but the stream's violation is {want:?}")
+                }
             }
-            if !e.malformed {
+            if e.violation.is_none() {
                 assert_eq!(whole.done, e.done);
                 assert_eq!(whole.awaiting, e.awaiting);
                 assert_eq!(whole.hello, e.hello);

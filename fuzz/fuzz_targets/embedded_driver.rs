@@ -23,8 +23,7 @@ use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 use libfuzzer_sys::fuzz_target;
 use shout_core::{Config, Event, Instant};
 use shout_embedded_io::{LinkMode, NbServer};
-use shout_fuzz::{framing_from, max_payload_from, show, transform_from, valid, Reader};
-use shout_tests::model;
+use shout_fuzz::{framing_from, max_payload_from, model, show, transform_from, valid, Reader};
 
 /// A link whose every call does what the next behaviour byte says, until
 /// the bytes run out; then it is ready, reads all it has, takes all output.

@@ -21,8 +21,8 @@
 use libfuzzer_sys::fuzz_target;
 use shout_core::wire::{ClientHello, ErrorCode, Header, HelloError, Kind, ServerHello, HEADER_LEN};
 use shout_core::{CloseReason, Config, Framing, TransformKind};
-use shout_fuzz::{show, Checked, Reader, Sizes};
-use shout_tests::model;
+use shout_fuzz::kit::{run, Observed};
+use shout_fuzz::{frames, model, show, Driver, Plan, Reader};
 
 fuzz_target!(|data: &[u8]| {
     codec(data);
@@ -69,7 +69,7 @@ fn codec(data: &[u8]) {
         again.extend_from_slice(payload);
     }
     assert_eq!(again, &data[..at], "re-encoded frame stream");
-    let (model_frames, left) = model::decode_frames(data);
+    let (model_frames, left) = frames::decode_frames(data);
     assert_eq!(model_frames.len(), frames.len());
     assert_eq!(left, data.len() - at);
     for (m, (h, p)) in model_frames.iter().zip(&frames) {
@@ -173,7 +173,7 @@ fn judgement(data: &[u8]) {
 
     let mut input = Vec::new();
     if hello_first {
-        input.extend_from_slice(&model::client_hello(b""));
+        input.extend_from_slice(&frames::client_hello(b""));
     }
     input.extend_from_slice(&header);
     if framing == Framing::Auto && input[0] != 0 {
@@ -182,14 +182,19 @@ fn judgement(data: &[u8]) {
         return whole_session(config, &input, payload);
     }
 
-    let mut s = Checked::new(config);
-    let mut splits = Sizes::new(if bytewise { vec![1] } else { vec![] });
-    let mut windows = Sizes::new(if bytewise { vec![1, 0] } else { vec![] });
-    s.feed(&input, &mut splits, &mut windows);
+    let plan = if bytewise {
+        Plan::new(&[1], &[1, 0])
+    } else {
+        Plan::new(&[], &[])
+    };
+    let mut d = Driver::new(config, &plan);
+    d.push(&input);
+    d.answer();
 
-    let mut out = &s.seen.output[..];
+    let seen = d.observed();
+    let mut out = &seen.output[..];
     if hello_first {
-        let hello = model::server_hello(&config);
+        let hello = frames::server_hello(&config);
         assert_eq!(
             show(&out[..hello.len().min(out.len())]),
             show(&hello),
@@ -201,10 +206,10 @@ fn judgement(data: &[u8]) {
     let verdict = judge(hello_first, h.kind, h.len, max_payload);
     match verdict {
         Verdict::Error(code) => {
-            let (frames, left) = model::decode_frames(out);
+            let (got, left) = frames::decode_frames(out);
             assert_eq!(left, 0, "ERROR frame whole: {}", show(out));
-            assert_eq!(frames.len(), 1, "one ERROR frame: {}", show(out));
-            let f = &frames[0];
+            assert_eq!(got.len(), 1, "one ERROR frame: {}", show(out));
+            let f = &got[0];
             assert_eq!(f.kind, 5, "ERROR kind: {}", show(out));
             assert!(f.payload.len() >= 2);
             let got = u16::from_be_bytes([f.payload[0], f.payload[1]]);
@@ -214,7 +219,7 @@ fn judgement(data: &[u8]) {
             );
             assert!(std::str::from_utf8(&f.payload[2..]).is_ok(), "UTF-8 reason");
             assert_eq!(
-                s.seen.close(),
+                seen.close(),
                 Some(CloseReason::ProtocolError(
                     ErrorCode::from_u16(code).expect("a contract code")
                 ))
@@ -222,42 +227,40 @@ fn judgement(data: &[u8]) {
         }
         Verdict::AwaitHello | Verdict::Ignore => {
             assert_eq!(show(out), "", "nothing for {verdict:?}");
-            assert!(!s.server.is_closed());
+            assert!(!d.server().is_closed());
         }
         Verdict::Respond(k) => {
-            let want = model::encode_header(k, h.len);
+            let want = frames::header(k, h.len);
             assert_eq!(show(out), show(&want), "response header");
-            assert!(!s.server.is_closed());
+            assert!(!d.server().is_closed());
         }
         Verdict::Close => {
             assert_eq!(show(out), show(&[4, 0, 0, 0, 0]), "CLOSE");
-            assert_eq!(s.seen.close(), Some(CloseReason::PeerClosed));
+            assert_eq!(seen.close(), Some(CloseReason::PeerClosed));
         }
         Verdict::PeerError => {
             assert_eq!(show(out), "", "nothing after a client ERROR");
-            assert_eq!(s.seen.close(), Some(CloseReason::PeerError));
+            assert_eq!(seen.close(), Some(CloseReason::PeerError));
         }
     }
 
     // The payload, then end of input: the whole output is the model's.
-    s.feed(payload, &mut splits, &mut windows);
-    s.finish(&mut windows);
+    d.push(payload);
+    d.finish();
     let mut all = input.clone();
     all.extend_from_slice(payload);
-    let m = model::serve(&config, &all);
-    assert_eq!(show(&s.seen.output), show(&m.output), "output vs model");
-    assert_eq!(s.seen.close(), Some(m.close), "close reason vs model");
+    same_as_model(config, &all, &d.observed());
 }
 
 fn whole_session(config: Config, input: &[u8], payload: &[u8]) {
     let mut all = input.to_vec();
     all.extend_from_slice(payload);
-    let mut s = Checked::new(config);
-    let mut splits = Sizes::new(vec![]);
-    let mut windows = Sizes::new(vec![]);
-    s.feed(&all, &mut splits, &mut windows);
-    s.finish(&mut windows);
-    let m = model::serve(&config, &all);
-    assert_eq!(show(&s.seen.output), show(&m.output), "output vs model");
-    assert_eq!(s.seen.close(), Some(m.close), "close reason vs model");
+    let seen = run(config, &all, &Plan::new(&[], &[]));
+    same_as_model(config, &all, &seen);
+}
+
+fn same_as_model(config: Config, all: &[u8], seen: &Observed) {
+    let m = model::serve(&config, all);
+    assert_eq!(show(&seen.output), show(&m.output), "output vs model");
+    assert_eq!(seen.close(), Some(m.close), "close reason vs model");
 }

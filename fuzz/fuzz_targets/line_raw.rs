@@ -1,6 +1,6 @@
 //! Breaks the line and raw framings: any bytes, any max_line, any reads and
 //! windows. The server's output and close reason equal the reference
-//! model's (`shout_tests::model::serve`), and after the same input with no
+//! model's (`shout_testkit::model::serve`), and after the same input with no
 //! end of input and an idle timeout, `serve_until_idle`'s.
 //!
 //! Layout: mode u8 | max_line u32 BE | read sizes | window sizes | input...
@@ -12,8 +12,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use shout_core::{CloseReason, Config, Duration, Framing, TransformKind};
-use shout_fuzz::{show, transform_from, transform_of, Checked, Reader, Sizes};
-use shout_tests::model;
+use shout_fuzz::kit::{run, Ending};
+use shout_fuzz::{model, show, transform_from, transform_of, Plan, Reader};
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Reader::new(data);
@@ -36,44 +36,34 @@ fuzz_target!(|data: &[u8]| {
         .with_max_line(max_line)
         .with_idle_timeout(Some(Duration::from_secs(1)));
 
-    let mut s = Checked::new(config);
-    let mut splits = Sizes::new(splits);
-    let mut windows = Sizes::new(windows);
-    s.feed(input, &mut splits, &mut windows);
+    // Going idle: the client is silent after its input, and the driver
+    // sleeps until the session's deadline (the idle timeout closes it).
+    let ending = if idle {
+        Ending::Silent
+    } else {
+        Ending::EndOfInput
+    };
+    let seen = run(config, input, &Plan::new(&splits, &windows).ending(ending));
     let m = if idle {
-        if !s.server.is_closed() {
-            let deadline = s
-                .server
-                .poll_timeout()
-                .expect("an open session has an idle deadline");
-            s.now = deadline;
-            assert!(s.timeout(), "the idle timeout closes the session");
-        }
-        s.drain(&mut windows);
         model::serve_until_idle(&config, input)
     } else {
-        s.finish(&mut windows);
         model::serve(&config, input)
     };
-    assert_eq!(show(&s.seen.output), show(&m.output), "output vs model");
-    assert_eq!(s.seen.close(), Some(m.close), "close reason vs model");
-    assert_eq!(
-        s.seen.opened(),
-        model::framing_of(&config, input),
-        "framing"
-    );
+    assert_eq!(show(&seen.output), show(&m.output), "output vs model");
+    assert_eq!(seen.close(), Some(m.close), "close reason vs model");
+    assert_eq!(seen.opened(), model::framing_of(&config, input), "framing");
 
     // Independent of the model: what raw and line must look like.
     let upper = transform_of(transform, input);
-    match s.seen.opened() {
+    match seen.opened() {
         Some(Framing::Raw) => assert_eq!(
-            show(&s.seen.output),
+            show(&seen.output),
             show(&upper),
             "raw is the transformed input"
         ),
         Some(Framing::Line) if transform == TransformKind::Ascii => {
-            let out = &s.seen.output;
-            if s.seen.close() == Some(CloseReason::LineTooLong) {
+            let out = &seen.output;
+            if seen.close() == Some(CloseReason::LineTooLong) {
                 let tail = format!("\nerror: line too long (limit {max_line} bytes)\n");
                 assert!(out.ends_with(tail.as_bytes()), "error line: {}", show(out));
                 let echoed = &out[..out.len() - tail.len()];

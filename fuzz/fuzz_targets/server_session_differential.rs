@@ -1,66 +1,57 @@
 //! Breaks the server session's state machine: a script of what a caller
 //! does (input arriving in reads of any size, windows of any size including
-//! 0, clock jumps, timeouts, end of input, shutdown) against one Server,
-//! checked against the reference model fed the same input whole.
+//! 0, flushes, clock jumps, timeouts, end of input, a shutdown with any
+//! number of bytes still in the link) against one Server, checked against
+//! the reference model fed the same input whole.
 //!
-//! After every call (see `shout_fuzz::Checked`): windows respected, at most
-//! CONTROL_CAPACITY bytes pending, no output once finished, a closed session
-//! consumes and discards everything, events once each and in order,
-//! `handle_timeout` closes exactly when `poll_timeout` said a deadline passed.
-//! At the end the caller reads everything, ends the input and takes output
-//! until the session finishes, within a bound (progress is always possible).
+//! After every call (see `shout_testkit::checked`): windows respected, at
+//! most CONTROL_CAPACITY bytes pending, `Next` true to the session's state,
+//! no stall, no output once finished, a closed session consumes and
+//! discards everything, events once each and in order, `handle_timeout`
+//! closes exactly when `poll_timeout` said a deadline passed. At the end
+//! the kit's driver reads everything, ends the input and takes output until
+//! the session finishes, within a bound (progress is always possible).
 //!
-//! Then the differential, chosen by how the session closed:
-//! * by itself or at end of input (no clock, no shutdown involved): output
-//!   and close reason equal `model::serve` of the input it was sent;
+//! Then the differential, chosen by how the session closed, the shutdown's
+//! mark (bytes consumed at the signal + `waiting`) deciding where a drain
+//! ends (rule 7: what was waiting, and the rest of a request it began):
+//! * by itself, at end of input or by a finished drain: output and close
+//!   reason equal `model::serve_shutdown` of the input sent at that mark
+//!   (`model::serve` without a shutdown);
 //! * by the idle timeout: `model::serve_until_idle` of what it had consumed;
-//! * by a finished drain: `model::serve_then_shutdown` of what it was sent;
-//! * at the drain deadline: that, less the CLOSE a clean drain would send.
+//! * at the drain deadline: `model::serve_shutdown_silent` of what it had
+//!   consumed (a begun request cut short, no CLOSE).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use shout_core::wire::ErrorCode;
-use shout_core::{CloseReason, Duration, Framing, TransformKind};
+use shout_core::{CloseReason, Config, Duration, Framing, TransformKind};
 use shout_fuzz::script::{window_from, Op, Script};
-use shout_fuzz::{show, Checked, Sizes};
-use shout_tests::model;
-
-/// Where the input stood when the session closed.
-struct AtClose {
-    /// Bytes that had arrived (read by the caller).
-    read: usize,
-    /// Bytes the session had consumed before the closing call.
-    consumed: usize,
-}
+use shout_fuzz::{frames, model, show, CheckedServer, Driver, Plan};
 
 struct Caller {
-    s: Checked,
+    s: CheckedServer,
     input: Vec<u8>,
     /// Bytes arrived so far (the rest has not reached the caller).
     read: usize,
     /// Bytes the session consumed.
     consumed: usize,
-    /// Input ended: `read` is all there will ever be.
+    /// The input ended: `read` is all there will ever be.
     ended: bool,
-    end_signalled: bool,
-    shutdown: bool,
-    at_close: Option<AtClose>,
+    /// The mark of the shutdown that took effect: consumed + waiting.
+    mark: Option<usize>,
+    /// Bytes consumed when the session closed.
+    consumed_at_close: Option<usize>,
 }
 
 impl Caller {
-    fn offer(&mut self, w: usize) {
-        let before = self.consumed;
-        let p = self.s.offer(&self.input[self.consumed..self.read], w);
-        self.consumed += p.consumed;
-        self.note_close(before);
+    fn held(&self) -> usize {
+        self.read - self.consumed
     }
 
-    fn note_close(&mut self, consumed_before: usize) {
-        if self.at_close.is_none() && self.s.server.is_closed() {
-            self.at_close = Some(AtClose {
-                read: self.read,
-                consumed: consumed_before,
-            });
+    fn note_close(&mut self) {
+        if self.consumed_at_close.is_none() && self.s.server().is_closed() {
+            self.consumed_at_close = Some(self.consumed);
         }
     }
 
@@ -73,171 +64,119 @@ impl Caller {
                     self.read += n;
                 }
             }
-            Op::Offer(w) => self.offer(window_from(w)),
-            Op::Poll(w) if (self.shutdown || self.end_signalled) && self.consumed < self.read => {
-                // After end of input or during a drain, a call with no
-                // input means "nothing more is held or waiting" (the rules
-                // of use of handle_end_of_input and shutdown): a caller that
-                // holds input offers it instead.
-                self.offer(window_from(w))
+            Op::Offer(w) => {
+                let p = self
+                    .s
+                    .offer(&self.input[self.consumed..self.read], window_from(w));
+                self.consumed += p.consumed;
             }
             Op::Poll(w) => {
-                // poll_output is handle_input with no input.
-                let before = self.consumed;
-                let w = window_from(w);
-                let mut window = vec![0u8; w];
-                let was_finished = self.s.server.is_finished();
-                let n = self.s.server.poll_output(self.s.now, &mut window);
-                assert!(n <= w);
-                if was_finished {
-                    assert_eq!(n, 0, "output after is_finished");
-                }
-                self.s.seen.output.extend_from_slice(&window[..n]);
-                self.s.after_call();
-                self.note_close(before);
+                let p = self.s.flush(window_from(w));
+                assert_eq!(p.consumed, 0);
             }
             Op::Advance(n) => self.s.advance(Duration::from_micros(n as u64 * 100)),
             Op::AdvanceSecs(n) => self.s.advance(Duration::from_secs(n as u64)),
             Op::Timeout => {
                 self.s.timeout();
-                self.note_close(self.consumed);
             }
             Op::WakeAtDeadline => {
-                if let Some(d) = self.s.server.poll_timeout() {
-                    self.s.now = self.s.now.max(d);
+                if let Some(d) = self.s.server().poll_timeout() {
+                    self.s.set_now(d);
                 }
                 self.s.timeout();
-                self.note_close(self.consumed);
             }
-            Op::Transmitted => {
-                self.s.server.handle_transmitted(self.s.now);
-                self.s.after_call();
-            }
+            Op::Transmitted => self.s.transmitted(),
             Op::EndOfInput => {
-                self.ended = true;
-                if !self.end_signalled {
-                    self.end_signalled = true;
-                    self.s.server.handle_end_of_input();
-                    self.s.after_call();
-                    self.note_close(self.consumed);
+                if !self.ended {
+                    self.ended = true;
+                    self.s.end_of_input(self.held());
                 }
             }
-            Op::Shutdown => {
-                self.shutdown = true;
-                self.s.server.shutdown(self.s.now);
-                self.s.after_call();
-                self.note_close(self.consumed);
+            Op::Shutdown(n) => {
+                let in_link = if self.ended {
+                    0
+                } else {
+                    (n as usize).min(self.input.len() - self.read)
+                };
+                let waiting = self.held() + in_link;
+                // Only the first signal to an open session is news.
+                if self.mark.is_none() && !self.s.server().is_closed() {
+                    self.mark = Some(self.consumed + waiting);
+                }
+                self.s.shutdown(waiting);
             }
         }
-    }
-
-    /// The caller reads what is left, ends the input and takes output until
-    /// the session finishes; panics if it does not within a bound.
-    fn finish(&mut self, windows: &mut Sizes) {
-        if !self.ended {
-            self.read = self.input.len();
-            self.ended = true;
-        }
-        if !self.end_signalled {
-            self.end_signalled = true;
-            self.s.server.handle_end_of_input();
-            self.s.after_call();
-            self.note_close(self.consumed);
-        }
-        let patience = windows.patience();
-        let bound = (self.read - self.consumed + 4 * crate_capacity() + 16) * (patience + 1);
-        let mut stalls = 0;
-        for _ in 0..bound {
-            if self.s.server.is_finished() && self.consumed == self.read {
-                return;
-            }
-            let (c, p) = (self.consumed, self.s.seen.output.len());
-            self.offer(windows.next_size());
-            if self.consumed == c && self.s.seen.output.len() == p {
-                stalls += 1;
-                assert!(
-                    stalls <= patience,
-                    "no progress at the end: state {:?}, consumed {}/{}, pending {}",
-                    self.s.server.state(),
-                    self.consumed,
-                    self.read,
-                    self.s.server.pending_output_len()
-                );
-            } else {
-                stalls = 0;
-            }
-        }
-        panic!(
-            "the session did not finish within {bound} calls: state {:?}",
-            self.s.server.state()
-        );
+        self.note_close();
     }
 }
 
-fn crate_capacity() -> usize {
-    shout_core::CONTROL_CAPACITY
+/// The model's outcome for `input` as sent, ended, with the shutdown's mark.
+fn ended(config: &Config, input: &[u8], mark: Option<usize>) -> model::ModelOutcome {
+    match mark {
+        Some(mark) => model::serve_shutdown(config, input, mark),
+        None => model::serve(config, input),
+    }
 }
 
 fuzz_target!(|script: Script| {
     let config = script.config();
-    let input = script.input();
     let mut c = Caller {
-        s: Checked::new(config),
-        input,
+        s: CheckedServer::new(config),
+        input: script.input(),
         read: 0,
         consumed: 0,
         ended: false,
-        end_signalled: false,
-        shutdown: false,
-        at_close: None,
+        mark: None,
+        consumed_at_close: None,
     };
     for op in &script.ops {
         c.op(*op);
     }
-    let mut windows = Sizes::new(
-        script
-            .final_windows
-            .iter()
-            .map(|&b| window_from(b))
-            .collect(),
-    );
-    c.finish(&mut windows);
+    // The end: everything the client sends arrives, the input ends (if it
+    // had not), and the output is taken until the session is finished.
+    let sent = if c.ended { c.read } else { c.input.len() };
+    let windows: Vec<usize> = script
+        .final_windows
+        .iter()
+        .map(|&b| window_from(b))
+        .collect();
+    let consumed = c.consumed;
+    let mut d = Driver::with_checked(c.s, &Plan::new(&[], &windows));
+    d.push(&c.input[consumed..sent]);
+    d.finish();
+    let seen = d.observed();
+    let consumed_at_close = c
+        .consumed_at_close
+        .or(seen.consumed_at_close.map(|n| consumed + n))
+        .expect("the session closed");
 
-    let seen = &c.s.seen;
     let reason = seen.close().expect("a finished session reported its close");
-    let at = c.at_close.as_ref().expect("close was noted");
-    let sent = &c.input[..c.read];
     let (want, what) = match reason {
-        CloseReason::EndOfInput | CloseReason::Truncated => (model::serve(&config, sent), "serve"),
         CloseReason::ProtocolError(ErrorCode::IdleTimeout) | CloseReason::IdleTimeout => (
-            model::serve_until_idle(&config, &c.input[..at.consumed]),
+            model::serve_until_idle(&config, &c.input[..consumed_at_close]),
             "serve_until_idle",
         ),
-        CloseReason::ProtocolError(_)
-        | CloseReason::PeerClosed
-        | CloseReason::PeerError
-        | CloseReason::LineTooLong => (model::serve(&config, &c.input[..at.read]), "serve"),
-        CloseReason::Shutdown => {
-            assert!(c.shutdown, "closed by a shutdown nobody asked for");
-            (
-                model::serve_then_shutdown(&config, &c.input[..at.read]),
-                "serve_then_shutdown",
-            )
-        }
         CloseReason::DrainTimeout => {
-            assert!(c.shutdown, "a drain deadline without a shutdown");
-            let mut m = model::serve_then_shutdown(&config, &c.input[..at.consumed]);
+            let mark = c.mark.expect("a drain deadline without a shutdown");
+            let prefix = &c.input[..consumed_at_close];
+            let mut m = model::serve_shutdown_silent(&config, prefix, mark);
             if m.close == CloseReason::Shutdown {
-                // The deadline came first: no clean end, so no CLOSE.
+                // The drain reached its boundary, but the deadline came
+                // before a call let it act there: no clean end, no CLOSE.
                 if seen.opened() == Some(Framing::Frame) {
-                    let close = model::encode_frame(model::kind::CLOSE, &[]);
+                    let close = frames::close();
                     assert!(m.output.ends_with(&close));
                     m.output.truncate(m.output.len() - close.len());
                 }
                 m.close = CloseReason::DrainTimeout;
             }
-            (m, "serve_then_shutdown (deadline)")
+            (m, "serve_shutdown_silent")
         }
+        CloseReason::Shutdown => {
+            assert!(c.mark.is_some(), "closed by a shutdown nobody asked for");
+            (ended(&config, &c.input[..sent], c.mark), "serve_shutdown")
+        }
+        _ => (ended(&config, &c.input[..sent], c.mark), "serve(_shutdown)"),
     };
     let timed_out = matches!(
         reason,
@@ -249,19 +188,18 @@ fuzz_target!(|script: Script| {
     // payload has been offered, which may be before it is consumed (the
     // window is full): a timeout can then cut a response the model, fed
     // only what was consumed, has not started. Such a close sends no ERROR
-    // and what was sent is a prefix of the answer to everything read.
+    // and what was sent is a prefix of the answer to everything sent.
     let cut_response = timed_out
         && (seen.output != want.output || reason != want.close)
         && config.transform == TransformKind::Unicode
         && seen.opened() == Some(Framing::Frame)
         && matches!(reason, CloseReason::IdleTimeout | CloseReason::DrainTimeout);
     if cut_response {
-        let full = model::serve(&config, &c.input[..at.read]);
+        let full = model::serve(&config, &c.input[..sent]);
         assert!(
             full.output.starts_with(&seen.output),
-            "output cut by {reason:?} is not a prefix of the answer to all {} bytes read: \
+            "output cut by {reason:?} is not a prefix of the answer to all {sent} bytes sent: \
              {} vs {}",
-            at.read,
             show(&seen.output),
             show(&full.output)
         );
@@ -269,13 +207,17 @@ fuzz_target!(|script: Script| {
         assert_eq!(
             show(&seen.output),
             show(&want.output),
-            "output vs model::{what} (closed {reason:?}, read {}, consumed at close {})",
-            at.read,
-            at.consumed
+            "output vs model::{what} (closed {reason:?}, sent {sent}, consumed at close \
+             {consumed_at_close}, mark {:?})",
+            c.mark
         );
         assert_eq!(reason, want.close, "close reason vs model::{what}");
     }
     if let Some(f) = seen.opened() {
-        assert_eq!(Some(f), model::framing_of(&config, &c.input[..c.consumed]));
+        let all_consumed = consumed + seen.consumed;
+        assert_eq!(
+            Some(f),
+            model::framing_of(&config, &c.input[..all_consumed])
+        );
     }
 });

@@ -1,7 +1,8 @@
 //! Breaks the unicode transform: any bytes, in any split, through any
 //! windows. Whatever the split, the output equals `char::to_uppercase` of
 //! every valid UTF-8 scalar value with every invalid byte unchanged, as
-//! computed here from `std` alone (`shout_fuzz::unicode_upper`).
+//! the kit's model computes it from `std` alone
+//! (`shout_testkit::model::unicode_upper`).
 //!
 //! mode 0: the `Unicode` transform itself (`apply` over pieces and windows,
 //!         then `flush`): never consumes nothing when given 16 bytes of room
@@ -21,8 +22,9 @@
 use libfuzzer_sys::fuzz_target;
 use shout_core::transform::{Transform, Unicode};
 use shout_core::{Config, Framing, TransformKind};
-use shout_fuzz::{show, unicode_upper, Checked, Reader, Sizes};
-use shout_tests::model;
+use shout_fuzz::kit::run;
+use shout_fuzz::model::unicode_upper;
+use shout_fuzz::{frames, show, Plan, Reader, Sizes};
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Reader::new(data);
@@ -31,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let windows = r.sizes();
     let input = r.rest();
     match mode {
-        0 => direct(input, Sizes::new(splits), Sizes::new(windows)),
+        0 => direct(input, Sizes::new(&splits), Sizes::new(&windows)),
         1 | 2 => stream(mode, input, splits, windows),
         _ => frames(input, splits, windows),
     }
@@ -100,12 +102,9 @@ fn stream(mode: u8, input: &[u8], splits: Vec<usize>, windows: Vec<usize>) {
         .with_framing(framing)
         .with_transform(TransformKind::Unicode)
         .with_max_line(u32::MAX);
-    let mut s = Checked::new(config);
-    let mut windows = Sizes::new(windows);
-    s.feed(input, &mut Sizes::new(splits), &mut windows);
-    s.finish(&mut windows);
+    let seen = run(config, input, &Plan::new(&splits, &windows));
     assert_eq!(
-        show(&s.seen.output),
+        show(&seen.output),
         show(&unicode_upper(input)),
         "{framing:?} stream"
     );
@@ -116,7 +115,7 @@ fn frames(input: &[u8], splits: Vec<usize>, windows: Vec<usize>) {
         .with_framing(Framing::Frame)
         .with_transform(TransformKind::Unicode);
     // The input cut into payloads by the read sizes (at most 64 frames).
-    let mut cuts = Sizes::new(splits);
+    let mut cuts = Sizes::new(&splits);
     let mut payloads = Vec::new();
     let mut at = 0;
     while at < input.len() && payloads.len() < 64 {
@@ -124,18 +123,15 @@ fn frames(input: &[u8], splits: Vec<usize>, windows: Vec<usize>) {
         payloads.push(&input[at..at + n]);
         at += n;
     }
-    let mut wire = model::client_hello(b"");
-    let mut want = model::server_hello(&config);
+    let mut wire = frames::client_hello(b"");
+    let mut want = frames::server_hello(&config);
     for p in &payloads {
-        wire.extend_from_slice(&model::encode_frame(model::kind::DATA, p));
-        want.extend_from_slice(&model::encode_frame(model::kind::DATA, &unicode_upper(p)));
+        wire.extend_from_slice(&frames::data(p));
+        want.extend_from_slice(&frames::data(&unicode_upper(p)));
     }
-    want.extend_from_slice(&model::encode_frame(model::kind::CLOSE, &[]));
-    let mut s = Checked::new(config);
-    let mut windows = Sizes::new(windows);
+    want.extend_from_slice(&frames::close());
     // Reads of 7 bytes: payloads arrive in pieces, so a response waits for
     // its whole payload.
-    s.feed(&wire, &mut Sizes::new(vec![7]), &mut windows);
-    s.finish(&mut windows);
-    assert_eq!(show(&s.seen.output), show(&want), "frame responses");
+    let seen = run(config, &wire, &Plan::new(&[7], &windows));
+    assert_eq!(show(&seen.output), show(&want), "frame responses");
 }

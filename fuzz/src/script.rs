@@ -11,8 +11,9 @@
 //! ops until the end (op u8 % 10, then the op's fields)
 //! ```
 
+use shout_core::wire::Kind;
 use shout_core::{Config, Duration};
-use shout_tests::model;
+use shout_testkit::frames;
 
 use crate::{
     framing_from, max_line_from, max_payload_from, transform_from, valid, FromReader, Reader,
@@ -48,30 +49,30 @@ impl Piece {
             Piece::Hello(v) => {
                 let extra = vec![b'x'; (v % 4) as usize];
                 match (v >> 2) % 4 {
-                    0 => model::client_hello(&extra),
+                    0 => frames::client_hello(&extra),
                     1 => {
                         let mut p = b"SHOUT\x02".to_vec();
                         p.extend_from_slice(&extra);
-                        model::encode_frame(model::kind::HELLO, &p)
+                        frames::frame(Kind::Hello, &p)
                     }
                     2 => {
                         let mut p = b"SHOUX\x01".to_vec();
                         p.extend_from_slice(&extra);
-                        model::encode_frame(model::kind::HELLO, &p)
+                        frames::frame(Kind::Hello, &p)
                     }
-                    _ => model::encode_frame(model::kind::HELLO, b"SHOUT"),
+                    _ => frames::frame(Kind::Hello, b"SHOUT"),
                 }
             }
-            Piece::Data(p) => model::encode_frame(model::kind::DATA, p),
-            Piece::Ping(p) => model::encode_frame(model::kind::PING, p),
-            Piece::Header(k, len) => model::encode_header(*k, *len).to_vec(),
-            Piece::Close => model::encode_frame(model::kind::CLOSE, &[]),
+            Piece::Data(p) => frames::data(p),
+            Piece::Ping(p) => frames::ping(p),
+            Piece::Header(k, len) => frames::header(*k, *len).to_vec(),
+            Piece::Close => frames::close(),
             Piece::Line(l) => {
                 let mut b = l.clone();
                 b.push(b'\n');
                 b
             }
-            Piece::Frame(k, p) => model::encode_frame(*k, p),
+            Piece::Frame(k, p) => frames::frame(*k, p),
         }
     }
 
@@ -151,15 +152,16 @@ pub enum Op {
     /// 5: `handle_transmitted(now)`.
     Transmitted,
     /// 6: the client ends its input: nothing more will arrive than what
-    /// was read so far.
+    /// was read so far (`handle_end_of_input` with the bytes held).
     EndOfInput,
-    /// 7: `shutdown(now)`.
-    Shutdown,
+    /// 7: the signal: `shutdown(now, waiting)`, `waiting` being the bytes
+    /// held unconsumed plus `n` (u8) more already in the link (at most what
+    /// the client has not sent yet, and none once its input ended).
+    Shutdown(u8),
     /// 8: the clock moves by `n` seconds (u8).
     AdvanceSecs(u8),
-    /// 9: `poll_output` with a window of this many bytes (u8; 255 = 4096);
-    /// after end of input or during a drain, while input is held, an offer
-    /// instead (an empty call then means "nothing more is waiting").
+    /// 9: `poll_output` with a window of this many bytes (u8; 255 = 4096):
+    /// only a flush.
     Poll(u8),
 }
 
@@ -173,7 +175,7 @@ impl Op {
             4 => Op::WakeAtDeadline,
             5 => Op::Transmitted,
             6 => Op::EndOfInput,
-            7 => Op::Shutdown,
+            7 => Op::Shutdown(r.u8()),
             8 => Op::AdvanceSecs(r.u8()),
             _ => Op::Poll(r.u8()),
         }
@@ -194,7 +196,7 @@ impl Op {
             Op::WakeAtDeadline => out.push(4),
             Op::Transmitted => out.push(5),
             Op::EndOfInput => out.push(6),
-            Op::Shutdown => out.push(7),
+            Op::Shutdown(n) => out.extend_from_slice(&[7, n]),
             Op::AdvanceSecs(s) => out.extend_from_slice(&[8, s]),
             Op::Poll(w) => out.extend_from_slice(&[9, w]),
         }

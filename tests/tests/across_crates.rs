@@ -9,18 +9,20 @@ use std::time::Duration as StdDuration;
 use embedded_io_adapters::std::FromStd;
 use proptest::collection::vec;
 use proptest::prelude::*;
+use shout_core::wire::Kind;
 use shout_core::{Config, Framing, Instant, TransformKind};
 use shout_embedded_io::{BlockingServer, LinkMode};
 use shout_mio::cli::ClientFraming;
 use shout_mio::server::{self, Options, Running};
-use shout_tests::model::{self, client_hello, encode_frame, kind};
+use shout_testkit::frames::{client_hello, frame};
+use shout_testkit::model;
 
 const LIMIT: StdDuration = StdDuration::from_secs(20);
 
 fn start_mio(config: Config) -> Running {
     let options = Options {
         listen: "127.0.0.1:0".parse().unwrap(),
-        config,
+        config: config.validate().expect("a valid test configuration"),
         udp: false,
         max_connections: 64,
         threads: 1,
@@ -64,8 +66,8 @@ fn session(framing: Framing) -> impl Strategy<Value = Vec<u8>> {
             .prop_map(|reqs| {
                 let mut input = client_hello(b"");
                 for (k, payload) in reqs {
-                    let k = [kind::DATA, kind::PING, kind::PONG][k as usize];
-                    input.extend(encode_frame(k, &payload));
+                    let k = [Kind::Data, Kind::Ping, Kind::Pong][k as usize];
+                    input.extend(frame(k, &payload));
                 }
                 input
             })
@@ -94,7 +96,7 @@ proptest! {
         let running = start_mio(config);
         let got = exchange(running.local_addr(), &input, &writes);
         running.shutdown();
-        prop_assert_eq!(running.join(), 0);
+        prop_assert!(running.join().is_ok(), "the server's event loops ended cleanly");
         let want = model::serve(&config, &input);
         prop_assert_eq!(got, want.output);
     }

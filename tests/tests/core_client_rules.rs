@@ -1,9 +1,12 @@
-//! The client session: what it sends, what it accepts, and that every
-//! malformed server reply is a `ClientError`, never a panic.
+//! The client: what `RequestEncoder` sends and refuses, what
+//! `ReplyDecoder` accepts, and that every malformed server reply is a
+//! `ClientError`, never a panic.
 
-use shout_core::wire::Kind;
-use shout_core::{Client, ClientError, Framing, Reply, TransformKind};
-use shout_tests::model::{encode_frame, encode_header, error_frame, kind};
+use shout_core::wire::{ErrorCode, Kind};
+use shout_core::{
+    ClientError, Framing, Reply, ReplyDecoder, RequestEncoder, TransformKind, Violation,
+};
+use shout_testkit::frames::{error_frame, frame, header, server_hello_with};
 
 /// A reply with its borrowed parts copied, so a whole stream can be kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,11 +27,12 @@ fn own(reply: Reply<'_>) -> Owned {
         Reply::Close => Owned::Close,
         Reply::Error { code, reason } => Owned::Error(code, reason.to_string()),
         Reply::Bytes(b) => Owned::Bytes(b.to_vec()),
+        other => panic!("a reply this test does not know: {other:?}"),
     }
 }
 
 /// Feeds all of `bytes` to the client; returns the replies or the first error.
-fn decode(client: &mut Client, mut bytes: &[u8]) -> Result<Vec<Owned>, ClientError> {
+fn decode(client: &mut ReplyDecoder, mut bytes: &[u8]) -> Result<Vec<Owned>, ClientError> {
     let mut replies = Vec::new();
     while !bytes.is_empty() {
         let (n, reply) = client.handle_input(bytes)?;
@@ -41,30 +45,32 @@ fn decode(client: &mut Client, mut bytes: &[u8]) -> Result<Vec<Owned>, ClientErr
     Ok(replies)
 }
 
-fn server_hello_with(max_payload: u32, transform: u8) -> Vec<u8> {
+/// A server HELLO with any transform byte (9 is none of the contract's).
+fn hello_with_transform(max_payload: u32, transform: u8) -> Vec<u8> {
     let mut p = b"SHOUT\x01".to_vec();
     p.extend_from_slice(&max_payload.to_be_bytes());
     p.push(transform);
-    encode_frame(kind::HELLO, &p)
+    frame(Kind::Hello, &p)
 }
 
 fn good_hello() -> Vec<u8> {
-    server_hello_with(32, 0)
+    server_hello_with(32, TransformKind::Ascii)
 }
 
-/// A frame client that has sent HELLO and `requests` DATA requests.
-fn client_with(requests: usize) -> Client {
-    let mut c = Client::new(Framing::Frame);
+/// The reader of a frame client that has sent HELLO and `requests` DATA
+/// requests.
+fn client_with(requests: usize) -> ReplyDecoder {
+    let mut c = ReplyDecoder::new(Framing::Frame);
     for _ in 0..requests {
-        c.request_header(Kind::Data, 1).unwrap();
+        c.expect(Kind::Data).unwrap();
     }
     c
 }
 
 #[track_caller]
-fn assert_malformed(mut client: Client, reply: &[u8]) {
+fn assert_malformed(mut client: ReplyDecoder, reply: &[u8]) {
     match decode(&mut client, reply) {
-        Err(ClientError::Malformed(why)) => assert!(!why.is_empty()),
+        Err(ClientError::Malformed(why)) => assert!(!why.to_string().is_empty()),
         other => panic!(
             "expected Malformed for {}, got {other:?}",
             reply.escape_ascii()
@@ -75,13 +81,13 @@ fn assert_malformed(mut client: Client, reply: &[u8]) {
 #[test]
 fn client_reads_a_whole_session() {
     let mut c = client_with(1);
-    c.request_header(Kind::Ping, 2).unwrap();
+    c.expect(Kind::Ping).unwrap();
     assert_eq!(c.awaiting(), 2);
     let wire = [
         &good_hello()[..],
-        &encode_frame(kind::DATA, b"A"),
-        &encode_frame(kind::PONG, b"pp"),
-        &encode_frame(kind::CLOSE, b""),
+        &frame(Kind::Data, b"A"),
+        &frame(Kind::Pong, b"pp"),
+        &frame(Kind::Close, b""),
     ]
     .concat();
     let replies = decode(&mut c, &wire).unwrap();
@@ -102,16 +108,16 @@ fn client_reads_a_whole_session() {
 
 #[test]
 fn client_sends_the_contract_bytes() {
-    assert_eq!(&Client::hello_frame(), b"\0\0\0\0\x06SHOUT\x01");
-    let mut c = Client::new(Framing::Auto);
-    assert_eq!(c.request_header(Kind::Data, 258).unwrap(), [1, 0, 0, 1, 2]);
-    assert_eq!(c.request_header(Kind::Ping, 0).unwrap(), [2, 0, 0, 0, 0]);
-    assert_eq!(c.close_frame(), [4, 0, 0, 0, 0]);
+    assert_eq!(&RequestEncoder::hello(), b"\0\0\0\0\x06SHOUT\x01");
+    let mut c = RequestEncoder::frame(u32::MAX);
+    assert_eq!(c.data(258).unwrap(), [1, 0, 0, 1, 2]);
+    assert_eq!(c.ping(0).unwrap(), [2, 0, 0, 0, 0]);
+    assert_eq!(c.close().unwrap(), [4, 0, 0, 0, 0]);
 }
 
 #[test]
 fn data_reply_split_anywhere_comes_back_in_pieces_marked_last() {
-    let wire = [&good_hello()[..], &encode_frame(kind::DATA, b"HELLO")].concat();
+    let wire = [&good_hello()[..], &frame(Kind::Data, b"HELLO")].concat();
     for cut in 0..wire.len() {
         let mut c = client_with(1);
         let mut got = decode(&mut c, &wire[..cut]).unwrap();
@@ -135,11 +141,11 @@ fn data_reply_split_anywhere_comes_back_in_pieces_marked_last() {
 #[test]
 fn empty_data_and_pong_replies_are_one_empty_last_piece() {
     let mut c = client_with(1);
-    c.request_header(Kind::Ping, 0).unwrap();
+    c.expect(Kind::Ping).unwrap();
     let wire = [
         &good_hello()[..],
-        &encode_header(kind::DATA, 0),
-        &encode_header(kind::PONG, 0),
+        &header(Kind::Data, 0),
+        &header(Kind::Pong, 0),
     ]
     .concat();
     let got = decode(&mut c, &wire).unwrap();
@@ -152,11 +158,7 @@ fn empty_data_and_pong_replies_are_one_empty_last_piece() {
 #[test]
 fn error_before_hello_is_accepted_and_ends_the_session() {
     let mut c = client_with(0);
-    let got = decode(
-        &mut c,
-        &error_frame(shout_core::wire::ErrorCode::Busy, "busy"),
-    )
-    .unwrap();
+    let got = decode(&mut c, &error_frame(ErrorCode::Busy, "busy")).unwrap();
     assert_eq!(got, [Owned::Error(6, "busy".into())]);
     assert!(c.is_done());
     assert_eq!(c.handle_end_of_input(), Ok(()));
@@ -168,10 +170,10 @@ fn error_reason_is_cut_to_whole_characters() {
     payload.extend(std::iter::repeat_n(b'x', 125));
     payload.extend("é and more".as_bytes()); // é straddles byte 126/127
     let mut c = client_with(0);
-    let got = decode(&mut c, &encode_frame(kind::ERROR, &payload)).unwrap();
+    let got = decode(&mut c, &frame(Kind::Error, &payload)).unwrap();
     assert_eq!(got, [Owned::Error(1, "x".repeat(125))]);
     let mut c = client_with(0);
-    let got = decode(&mut c, &encode_frame(kind::ERROR, b"\x00\x02ok\xffbad")).unwrap();
+    let got = decode(&mut c, &frame(Kind::Error, b"\x00\x02ok\xffbad")).unwrap();
     assert_eq!(got, [Owned::Error(2, "ok".into())]);
 }
 
@@ -180,7 +182,7 @@ fn close_with_a_payload_is_accepted_and_bytes_after_it_are_ignored() {
     let mut c = client_with(0);
     let wire = [
         &good_hello()[..],
-        &encode_frame(kind::CLOSE, b"bye"),
+        &frame(Kind::Close, b"bye"),
         b"\xff\xff junk",
     ]
     .concat();
@@ -199,58 +201,45 @@ fn every_malformed_reply_is_a_client_error() {
             1,
             [&h[..], &[0xff, 0, 0, 0, 0]].concat(),
         ),
-        ("DATA before HELLO", 1, encode_frame(kind::DATA, b"A")),
-        ("PONG before HELLO", 1, encode_frame(kind::PONG, b"")),
-        ("CLOSE before HELLO", 0, encode_frame(kind::CLOSE, b"")),
+        ("DATA before HELLO", 1, frame(Kind::Data, b"A")),
+        ("PONG before HELLO", 1, frame(Kind::Pong, b"")),
+        ("CLOSE before HELLO", 0, frame(Kind::Close, b"")),
         (
             "PING from the server",
             0,
-            [&h[..], &encode_frame(kind::PING, b"")].concat(),
+            [&h[..], &frame(Kind::Ping, b"")].concat(),
         ),
         ("second HELLO", 0, [&h[..], &h[..]].concat()),
-        (
-            "HELLO of 6 bytes",
-            0,
-            encode_frame(kind::HELLO, b"SHOUT\x01"),
-        ),
+        ("HELLO of 6 bytes", 0, frame(Kind::Hello, b"SHOUT\x01")),
         ("HELLO of 12 bytes", 0, [&h[5..], b"x"].concat()),
         (
             "HELLO bad magic",
             0,
-            encode_frame(kind::HELLO, b"SHOUX\x01\0\0\0\x20\0"),
+            frame(Kind::Hello, b"SHOUX\x01\0\0\0\x20\0"),
         ),
         (
             "HELLO bad version",
             0,
-            encode_frame(kind::HELLO, b"SHOUT\x02\0\0\0\x20\0"),
+            frame(Kind::Hello, b"SHOUT\x02\0\0\0\x20\0"),
         ),
-        ("HELLO unknown transform", 0, server_hello_with(32, 9)),
+        ("HELLO unknown transform", 0, hello_with_transform(32, 9)),
         (
             "DATA without a request",
             0,
-            [&h[..], &encode_frame(kind::DATA, b"A")].concat(),
+            [&h[..], &frame(Kind::Data, b"A")].concat(),
         ),
         (
             "PONG without a request",
             0,
-            [&h[..], &encode_frame(kind::PONG, b"A")].concat(),
+            [&h[..], &frame(Kind::Pong, b"A")].concat(),
         ),
         (
             "more responses than requests",
             1,
-            [
-                &h[..],
-                &encode_frame(kind::DATA, b"A"),
-                &encode_frame(kind::DATA, b"B"),
-            ]
-            .concat(),
+            [&h[..], &frame(Kind::Data, b"A"), &frame(Kind::Data, b"B")].concat(),
         ),
-        ("ERROR without a code", 0, encode_frame(kind::ERROR, b"")),
-        (
-            "ERROR with half a code",
-            0,
-            encode_frame(kind::ERROR, b"\x00"),
-        ),
+        ("ERROR without a code", 0, frame(Kind::Error, b"")),
+        ("ERROR with half a code", 0, frame(Kind::Error, b"\x00")),
     ];
     for (what, requests, reply) in cases {
         let mut c = client_with(requests);
@@ -261,18 +250,13 @@ fn every_malformed_reply_is_a_client_error() {
         );
     }
     // A HELLO with a bad length is judged from its header.
-    assert_malformed(client_with(0), &encode_header(kind::HELLO, 7));
+    assert_malformed(client_with(0), &header(Kind::Hello, 7));
 }
 
 #[test]
 fn end_of_input_before_close_or_inside_a_frame_is_unexpected() {
     let h = good_hello();
-    let wire = [
-        &h[..],
-        &encode_frame(kind::DATA, b"AB"),
-        &encode_frame(kind::CLOSE, b""),
-    ]
-    .concat();
+    let wire = [&h[..], &frame(Kind::Data, b"AB"), &frame(Kind::Close, b"")].concat();
     for cut in 0..wire.len() {
         let mut c = client_with(1);
         decode(&mut c, &wire[..cut]).unwrap();
@@ -289,9 +273,12 @@ fn end_of_input_before_close_or_inside_a_frame_is_unexpected() {
 
 #[test]
 fn line_and_raw_clients_pass_bytes_through_and_accept_any_end() {
-    let mut c = Client::new(Framing::Line);
-    c.line_request(b"one").unwrap();
-    c.line_request(b"two").unwrap();
+    let requests = RequestEncoder::line();
+    let mut c = ReplyDecoder::new(Framing::Line);
+    for line in [&b"one"[..], b"two"] {
+        requests.line_message(line).unwrap();
+        c.expect(Kind::Data).unwrap();
+    }
     assert_eq!(c.awaiting(), 2);
     let got = decode(&mut c, b"ONE\nTW").unwrap();
     assert_eq!(got, [Owned::Bytes(b"ONE\nTW".to_vec())]);
@@ -299,7 +286,7 @@ fn line_and_raw_clients_pass_bytes_through_and_accept_any_end() {
     decode(&mut c, b"O\n").unwrap();
     assert_eq!(c.awaiting(), 0);
     assert_eq!(c.handle_end_of_input(), Ok(()));
-    let mut c = Client::new(Framing::Raw);
+    let mut c = ReplyDecoder::new(Framing::Raw);
     assert_eq!(
         decode(&mut c, b"\0\xff").unwrap(),
         [Owned::Bytes(b"\0\xff".to_vec())]
@@ -309,39 +296,141 @@ fn line_and_raw_clients_pass_bytes_through_and_accept_any_end() {
 
 #[test]
 fn client_refuses_requests_it_must_not_send() {
-    let mut line = Client::new(Framing::Line);
-    assert_eq!(line.line_request(b"a\nb"), Err(ClientError::LineHasNewline));
+    let line = RequestEncoder::line();
+    assert_eq!(line.line_message(b"a\nb"), Err(ClientError::LineHasNewline));
+    assert_eq!(line.data(1), Err(ClientError::WrongFraming));
+    let frame_client = RequestEncoder::frame(u32::MAX);
     assert_eq!(
-        line.request_header(Kind::Data, 1),
+        frame_client.line_message(b"a"),
         Err(ClientError::WrongFraming)
     );
-    let mut frame = Client::new(Framing::Frame);
-    assert_eq!(frame.line_request(b"a"), Err(ClientError::WrongFraming));
-    for k in [Kind::Hello, Kind::Pong, Kind::Close, Kind::Error] {
-        assert_eq!(frame.request_header(k, 0), Err(ClientError::WrongFraming));
-    }
-    decode(&mut frame, &good_hello()).unwrap();
-    assert_eq!(frame.request_header(Kind::Data, 32).map(|h| h[0]), Ok(1));
     assert_eq!(
-        frame.request_header(Kind::Data, 33),
+        RequestEncoder::line().close(),
+        Err(ClientError::WrongFraming)
+    );
+    // Only DATA and PING call for an answer; the reader refuses to wait
+    // for any other kind of request.
+    for k in [Kind::Hello, Kind::Pong, Kind::Close, Kind::Error] {
+        let mut reader = ReplyDecoder::new(Framing::Frame);
+        assert_eq!(reader.expect(k), Err(ClientError::WrongFraming), "{k:?}");
+    }
+    assert_eq!(
+        ReplyDecoder::new(Framing::Line).expect(Kind::Ping),
+        Err(ClientError::WrongFraming)
+    );
+    // The limit comes from the server's HELLO, as the reader decoded it.
+    let mut reader = client_with(0);
+    decode(&mut reader, &good_hello()).unwrap();
+    let max = reader.server_hello().unwrap().max_payload;
+    let mut frame_client = RequestEncoder::frame(max);
+    assert_eq!(frame_client.data(32).map(|h| h[0]), Ok(1));
+    assert_eq!(
+        frame_client.data(33),
         Err(ClientError::PayloadTooLarge { len: 33, max: 32 })
     );
-    frame.close_frame();
     assert_eq!(
-        frame.request_header(Kind::Data, 1),
-        Err(ClientError::SessionOver)
+        frame_client.ping(33),
+        Err(ClientError::PayloadTooLarge { len: 33, max: 32 })
     );
-    let mut done = client_with(0);
-    decode(&mut done, &encode_frame(kind::ERROR, b"\x00\x05idle")).unwrap();
+    frame_client.close().unwrap();
+    assert_eq!(frame_client.data(1), Err(ClientError::SessionOver));
+    assert_eq!(frame_client.ping(0), Err(ClientError::SessionOver));
     assert_eq!(
-        done.request_header(Kind::Ping, 1),
-        Err(ClientError::SessionOver)
+        frame_client.close(),
+        Ok([4, 0, 0, 0, 0]),
+        "CLOSE again is harmless"
+    );
+    // The two halves share nothing: the writer learns that the server
+    // ended the session from the reader, which says so.
+    let mut done = client_with(0);
+    decode(&mut done, &frame(Kind::Error, b"\x00\x05idle")).unwrap();
+    assert!(done.is_done());
+}
+
+#[test]
+fn request_encoder_refuses_oversize_and_requests_after_close() {
+    for max in [0u32, 6, 1 << 20] {
+        let mut c = RequestEncoder::frame(max);
+        assert!(c.data(max as usize).is_ok());
+        assert!(c.ping(max as usize).is_ok());
+        let over = max as usize + 1;
+        let refused = Err(ClientError::PayloadTooLarge {
+            len: over as u64,
+            max,
+        });
+        assert_eq!(c.data(over), refused);
+        assert_eq!(c.ping(over), refused);
+        c.close().unwrap();
+        assert_eq!(c.data(0), Err(ClientError::SessionOver));
+        assert_eq!(c.ping(0), Err(ClientError::SessionOver));
+    }
+    // No length over a u32 ever goes out, whatever the limit.
+    let c = RequestEncoder::frame(u32::MAX);
+    assert_eq!(c.data(u32::MAX as usize), Ok([1, 0xff, 0xff, 0xff, 0xff]));
+    assert_eq!(
+        c.data(u32::MAX as usize + 1),
+        Err(ClientError::PayloadTooLarge {
+            len: u32::MAX as u64 + 1,
+            max: u32::MAX
+        })
     );
 }
 
 #[test]
+fn reply_decoder_matches_each_answer_to_the_oldest_request() {
+    let data_due = Violation::WrongReply {
+        expected: Kind::Data,
+        got: Kind::Pong,
+    };
+    let pong_due = Violation::WrongReply {
+        expected: Kind::Pong,
+        got: Kind::Data,
+    };
+    // A PONG where a DATA was due, and a DATA where a PONG was due.
+    let mut c = client_with(1);
+    c.expect(Kind::Ping).unwrap();
+    let wire = [&good_hello()[..], &frame(Kind::Pong, b"p")].concat();
+    assert_eq!(decode(&mut c, &wire), Err(ClientError::Malformed(data_due)));
+    let mut c = ReplyDecoder::new(Framing::Frame);
+    c.expect(Kind::Ping).unwrap();
+    c.expect(Kind::Data).unwrap();
+    let wire = [&good_hello()[..], &frame(Kind::Data, b"A")].concat();
+    assert_eq!(decode(&mut c, &wire), Err(ClientError::Malformed(pong_due)));
+    // An empty answer is judged at its header too.
+    let mut c = ReplyDecoder::new(Framing::Frame);
+    c.expect(Kind::Ping).unwrap();
+    let wire = [&good_hello()[..], &header(Kind::Data, 0)].concat();
+    assert_eq!(decode(&mut c, &wire), Err(ClientError::Malformed(pong_due)));
+    // Alternating runs, answered in order, are fine.
+    let mut c = ReplyDecoder::new(Framing::Frame);
+    for k in [Kind::Data, Kind::Data, Kind::Ping, Kind::Data, Kind::Ping] {
+        c.expect(k).unwrap();
+    }
+    let wire = [
+        &good_hello()[..],
+        &frame(Kind::Data, b"A"),
+        &frame(Kind::Data, b"B"),
+        &frame(Kind::Pong, b"p"),
+        &frame(Kind::Data, b"C"),
+        &frame(Kind::Pong, b""),
+    ]
+    .concat();
+    let got = decode(&mut c, &wire).unwrap();
+    assert_eq!(got.len(), 6);
+    assert_eq!(c.awaiting(), 0);
+    // An answer with nothing waiting for one.
+    let wire = [&good_hello()[..], &frame(Kind::Pong, b"")].concat();
+    assert_eq!(
+        decode(&mut client_with(0), &wire),
+        Err(ClientError::Malformed(Violation::ReplyWithoutRequest))
+    );
+    let msg = ClientError::Malformed(data_due).to_string();
+    assert!(msg.contains("Pong") && msg.contains("Data"), "{msg}");
+}
+
+#[test]
 fn client_error_messages_are_clear() {
-    let msg = ClientError::Malformed("server sent PING").to_string();
+    let msg = ClientError::Malformed(Violation::ServerPing).to_string();
     assert!(msg.contains("malformed") && msg.contains("PING"), "{msg}");
     let msg = ClientError::PayloadTooLarge { len: 40, max: 32 }.to_string();
     assert!(msg.contains("40") && msg.contains("32"), "{msg}");

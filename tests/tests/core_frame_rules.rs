@@ -2,12 +2,11 @@
 //! one test each, against literal expected bytes. Each case also runs over
 //! several read/window plans and through the reference model.
 
-use shout_core::wire::ErrorCode;
-use shout_core::{CloseReason, Config, Framing, Instant, Server};
-use shout_tests::model::{
-    client_hello, encode_frame, encode_header, error_frame, kind, server_hello, CUT_OFF_REASON,
-};
-use shout_tests::{expect_idled, expect_served, new_server, show};
+use shout_core::wire::{ErrorCode, Kind};
+use shout_core::{CloseReason, Config, Framing, Instant};
+use shout_testkit::frames::{client_hello, error_frame, frame, header, server_hello};
+use shout_testkit::model::CUT_OFF_REASON;
+use shout_testkit::{expect_idled, expect_served, new_server, show};
 
 const MAX: u32 = 32;
 
@@ -30,11 +29,11 @@ fn shello() -> Vec<u8> {
 }
 
 fn close() -> Vec<u8> {
-    encode_frame(kind::CLOSE, b"")
+    frame(Kind::Close, b"")
 }
 
 fn data(p: &[u8]) -> Vec<u8> {
-    encode_frame(kind::DATA, p)
+    frame(Kind::Data, p)
 }
 
 fn err(code: ErrorCode, reason: &str) -> Vec<u8> {
@@ -74,14 +73,14 @@ fn requests_may_follow_hello_without_waiting_and_are_answered_in_order() {
     let input = cat(&[
         &hello(),
         &data(b"one"),
-        &encode_frame(kind::PING, b"p1"),
+        &frame(Kind::Ping, b"p1"),
         &data(b""),
         &data(b"two"),
     ]);
     let out = cat(&[
         &shello(),
         &data(b"ONE"),
-        &encode_frame(kind::PONG, b"p1"),
+        &frame(Kind::Pong, b"p1"),
         &data(b""),
         &data(b"TWO"),
         &close(),
@@ -91,12 +90,8 @@ fn requests_may_follow_hello_without_waiting_and_are_answered_in_order() {
 
 #[test]
 fn ping_is_answered_by_pong_with_the_payload_untransformed() {
-    let input = cat(&[&hello(), &encode_frame(kind::PING, b"abc\xff\x00z")]);
-    let out = cat(&[
-        &shello(),
-        &encode_frame(kind::PONG, b"abc\xff\x00z"),
-        &close(),
-    ]);
+    let input = cat(&[&hello(), &frame(Kind::Ping, b"abc\xff\x00z")]);
+    let out = cat(&[&shello(), &frame(Kind::Pong, b"abc\xff\x00z"), &close()]);
     expect_served(cfg(), &input, &out, CloseReason::EndOfInput);
 }
 
@@ -147,11 +142,11 @@ fn hello_payload_exactly_max_payload_is_accepted() {
 fn short_hello_is_malformed_from_the_header_alone() {
     for len in 0..6u32 {
         // No payload follows: the header alone decides (not "cut off").
-        let input = encode_header(kind::HELLO, len);
+        let input = header(Kind::Hello, len);
         let out = err(ErrorCode::Malformed, "HELLO payload too short");
         expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
         // With its (short) payload present, the same.
-        let input = encode_frame(kind::HELLO, &b"SHOUT"[..len as usize]);
+        let input = frame(Kind::Hello, &b"SHOUT"[..len as usize]);
         expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
     }
 }
@@ -159,7 +154,7 @@ fn short_hello_is_malformed_from_the_header_alone() {
 #[test]
 fn hello_with_bad_magic_is_malformed() {
     for magic in [&b"shout"[..], b"SHOUX", b"\0\0\0\0\0", b"HELLO"] {
-        let input = encode_frame(kind::HELLO, &cat(&[magic, b"\x01"]));
+        let input = frame(Kind::Hello, &cat(&[magic, b"\x01"]));
         let out = err(ErrorCode::Malformed, "HELLO without SHOUT");
         expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
     }
@@ -168,7 +163,7 @@ fn hello_with_bad_magic_is_malformed() {
 #[test]
 fn hello_with_another_version_is_unsupported() {
     for version in [0u8, 2, 0x7f, 0xff] {
-        let input = encode_frame(kind::HELLO, &[b'S', b'H', b'O', b'U', b'T', version]);
+        let input = frame(Kind::Hello, &[b'S', b'H', b'O', b'U', b'T', version]);
         let out = err(
             ErrorCode::UnsupportedVersion,
             "unsupported version (this server speaks 1)",
@@ -179,7 +174,7 @@ fn hello_with_another_version_is_unsupported() {
 
 #[test]
 fn bad_magic_beats_bad_version() {
-    let input = encode_frame(kind::HELLO, b"SHOUX\x02");
+    let input = frame(Kind::Hello, b"SHOUX\x02");
     let out = err(ErrorCode::Malformed, "HELLO without SHOUT");
     expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
 }
@@ -187,7 +182,7 @@ fn bad_magic_beats_bad_version() {
 #[test]
 fn hello_is_judged_as_soon_as_its_first_six_payload_bytes_are_in() {
     // A long HELLO whose version is wrong: refused before the rest comes.
-    let mut input = encode_header(kind::HELLO, 20).to_vec();
+    let mut input = header(Kind::Hello, 20).to_vec();
     input.extend_from_slice(b"SHOUT\x09");
     let out = err(
         ErrorCode::UnsupportedVersion,
@@ -207,7 +202,7 @@ fn hello_is_judged_as_soon_as_its_first_six_payload_bytes_are_in() {
 fn second_hello_is_malformed_whatever_its_content() {
     let bodies: [&[u8]; 4] = [b"SHOUT\x01", b"SHOUT\x02", b"xx", b""];
     for body in bodies {
-        let input = cat(&[&hello(), &data(b"a"), &encode_frame(kind::HELLO, body)]);
+        let input = cat(&[&hello(), &data(b"a"), &frame(Kind::Hello, body)]);
         let out = cat(&[
             &shello(),
             &data(b"A"),
@@ -222,7 +217,7 @@ fn second_hello_is_malformed_whatever_its_content() {
 #[test]
 fn before_hello_any_other_kind_is_malformed() {
     for k in [1u8, 2, 3, 4, 5, 6, 0x42, 0xff] {
-        let input = encode_frame(k, b"zz");
+        let input = frame(k, b"zz");
         let out = err(ErrorCode::Malformed, "expected HELLO first");
         expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
     }
@@ -230,17 +225,17 @@ fn before_hello_any_other_kind_is_malformed() {
 
 #[test]
 fn before_hello_rule_comes_before_too_large() {
-    let input = encode_header(kind::DATA, MAX + 1);
+    let input = header(Kind::Data, MAX + 1);
     let out = err(ErrorCode::Malformed, "expected HELLO first");
     expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
-    let input = encode_header(0x99, u32::MAX);
+    let input = header(0x99, u32::MAX);
     expect_served(cfg(), &input, &out, refused(ErrorCode::Malformed));
 }
 
 #[test]
 fn kind_above_five_is_unknown() {
     for k in [6u8, 7, 0x80, 0xff] {
-        let input = cat(&[&hello(), &data(b"a"), &encode_frame(k, b"")]);
+        let input = cat(&[&hello(), &data(b"a"), &frame(k, b"")]);
         let out = cat(&[
             &shello(),
             &data(b"A"),
@@ -252,7 +247,7 @@ fn kind_above_five_is_unknown() {
 
 #[test]
 fn unknown_kind_comes_before_too_large() {
-    let input = cat(&[&hello(), &encode_header(6, MAX + 1)]);
+    let input = cat(&[&hello(), &header(6, MAX + 1)]);
     let out = cat(&[
         &shello(),
         &err(ErrorCode::UnknownKind, "unknown frame kind"),
@@ -263,16 +258,16 @@ fn unknown_kind_comes_before_too_large() {
 #[test]
 fn too_large_is_refused_from_the_header_for_every_kind() {
     for k in [
-        kind::HELLO,
-        kind::DATA,
-        kind::PING,
-        kind::PONG,
-        kind::CLOSE,
-        kind::ERROR,
+        Kind::Hello,
+        Kind::Data,
+        Kind::Ping,
+        Kind::Pong,
+        Kind::Close,
+        Kind::Error,
     ] {
         for len in [MAX + 1, u32::MAX] {
             // No payload follows: no part of the frame is answered.
-            let input = cat(&[&hello(), &encode_header(k, len)]);
+            let input = cat(&[&hello(), &header(k, len)]);
             let out = cat(&[&shello(), &too_large()]);
             expect_served(cfg(), &input, &out, refused(ErrorCode::FrameTooLarge));
         }
@@ -281,7 +276,7 @@ fn too_large_is_refused_from_the_header_for_every_kind() {
 
 #[test]
 fn too_large_hello_as_first_frame_is_too_large() {
-    let input = encode_header(kind::HELLO, MAX + 1);
+    let input = header(Kind::Hello, MAX + 1);
     expect_served(
         cfg(),
         &input,
@@ -292,7 +287,7 @@ fn too_large_hello_as_first_frame_is_too_large() {
 
 #[test]
 fn too_large_comes_before_second_hello() {
-    let input = cat(&[&hello(), &encode_header(kind::HELLO, MAX + 1)]);
+    let input = cat(&[&hello(), &header(Kind::Hello, MAX + 1)]);
     let out = cat(&[&shello(), &too_large()]);
     expect_served(cfg(), &input, &out, refused(ErrorCode::FrameTooLarge));
 }
@@ -300,7 +295,7 @@ fn too_large_comes_before_second_hello() {
 #[test]
 fn too_large_limit_is_advertised_in_the_reason() {
     let config = cfg().with_max_payload(u32::MAX - 1);
-    let input = cat(&[&hello(), &encode_header(kind::DATA, u32::MAX)]);
+    let input = cat(&[&hello(), &header(Kind::Data, u32::MAX)]);
     let out = cat(&[
         &server_hello(&config),
         &err(
@@ -314,15 +309,11 @@ fn too_large_limit_is_advertised_in_the_reason() {
 #[test]
 fn payload_of_exactly_max_payload_is_answered() {
     let payload = vec![b'q'; MAX as usize];
-    let input = cat(&[
-        &hello(),
-        &data(&payload),
-        &encode_frame(kind::PING, &payload),
-    ]);
+    let input = cat(&[&hello(), &data(&payload), &frame(Kind::Ping, &payload)]);
     let out = cat(&[
         &shello(),
         &data(&vec![b'Q'; MAX as usize]),
-        &encode_frame(kind::PONG, &payload),
+        &frame(Kind::Pong, &payload),
         &close(),
     ]);
     expect_served(cfg(), &input, &out, CloseReason::EndOfInput);
@@ -334,7 +325,7 @@ fn earlier_requests_are_answered_before_an_error() {
         &hello(),
         &data(b"a"),
         &data(b"b"),
-        &encode_header(kind::DATA, MAX + 1),
+        &header(Kind::Data, MAX + 1),
         &data(b"c"),
     ]);
     let out = cat(&[&shello(), &data(b"A"), &data(b"B"), &too_large()]);
@@ -347,8 +338,8 @@ fn earlier_requests_are_answered_before_an_error() {
 fn client_pong_is_ignored() {
     let input = cat(&[
         &hello(),
-        &encode_frame(kind::PONG, b""),
-        &encode_frame(kind::PONG, b"whatever payload"),
+        &frame(Kind::Pong, b""),
+        &frame(Kind::Pong, b"whatever payload"),
         &data(b"x"),
     ]);
     let out = cat(&[&shello(), &data(b"X"), &close()]);
@@ -365,11 +356,11 @@ fn client_close_is_answered_by_close_after_earlier_requests() {
 #[test]
 fn close_with_a_payload_acts_at_its_header_and_the_payload_is_ignored() {
     // The payload is present...
-    let input = cat(&[&hello(), &encode_frame(kind::CLOSE, b"bye now")]);
+    let input = cat(&[&hello(), &frame(Kind::Close, b"bye now")]);
     let out = cat(&[&shello(), &close()]);
     expect_served(cfg(), &input, &out, CloseReason::PeerClosed);
     // ...or never comes: still a clean CLOSE, not a truncated frame.
-    let input = cat(&[&hello(), &encode_header(kind::CLOSE, 10)]);
+    let input = cat(&[&hello(), &header(Kind::Close, 10)]);
     expect_served(cfg(), &input, &out, CloseReason::PeerClosed);
     expect_idled(cfg(), &input, &out, CloseReason::PeerClosed);
 }
@@ -396,14 +387,14 @@ fn client_error_closes_without_sending_anything_more() {
         let input = cat(&[
             &hello(),
             &data(b"a"),
-            &encode_frame(kind::ERROR, body),
+            &frame(Kind::Error, body),
             &data(b"b"),
         ]);
         let out = cat(&[&shello(), &data(b"A")]);
         expect_served(cfg(), &input, &out, CloseReason::PeerError);
     }
     // It acts at its header: its payload need not arrive.
-    let input = cat(&[&hello(), &encode_header(kind::ERROR, 9)]);
+    let input = cat(&[&hello(), &header(Kind::Error, 9)]);
     expect_served(cfg(), &input, &shello(), CloseReason::PeerError);
     expect_idled(cfg(), &input, &shello(), CloseReason::PeerError);
 }
@@ -466,28 +457,24 @@ fn cut_inside_a_data_payload_just_closes_after_the_partial_response() {
         let input = cat(&[&hello(), &request[..n]]);
         // The response header went out with the request header, then the
         // payload bytes that arrived; then no ERROR and no CLOSE.
-        let out = cat(&[
-            &shello(),
-            &encode_header(kind::DATA, 6),
-            &b"ABCDEF"[..n - 5],
-        ]);
+        let out = cat(&[&shello(), &header(Kind::Data, 6), &b"ABCDEF"[..n - 5]]);
         expect_served(cfg(), &input, &out, CloseReason::Truncated);
     }
 }
 
 #[test]
 fn cut_inside_a_ping_payload_just_closes_after_the_partial_pong() {
-    let request = encode_frame(kind::PING, b"abcd");
+    let request = frame(Kind::Ping, b"abcd");
     for n in 5..request.len() {
         let input = cat(&[&hello(), &request[..n]]);
-        let out = cat(&[&shello(), &encode_header(kind::PONG, 4), &b"abcd"[..n - 5]]);
+        let out = cat(&[&shello(), &header(Kind::Pong, 4), &b"abcd"[..n - 5]]);
         expect_served(cfg(), &input, &out, CloseReason::Truncated);
     }
 }
 
 #[test]
 fn cut_inside_a_client_pong_payload_is_malformed() {
-    let request = encode_frame(kind::PONG, b"abcd");
+    let request = frame(Kind::Pong, b"abcd");
     for n in 5..request.len() {
         let input = cat(&[&hello(), &request[..n]]);
         expect_served(
@@ -511,16 +498,16 @@ fn auto_with_a_nul_first_byte_speaks_frames() {
         &cat(&[&shello(), &data(b"A"), &close()]),
         CloseReason::EndOfInput,
     );
-    let mut server = Server::new(config, Instant::ZERO).unwrap();
+    let mut server = new_server(config);
     let mut out = [0u8; 8];
-    server.handle_input(Instant::ZERO, &[0], &mut out);
+    let _ = server.handle_input(Instant::ZERO, &[0], &mut out);
     assert_eq!(server.framing(), Some(Framing::Frame));
 }
 
 #[test]
 fn auto_frame_session_judges_like_an_explicit_one() {
     let config = Config::default().with_max_payload(MAX);
-    let input = encode_frame(kind::HELLO, b"SHOUT\x02");
+    let input = frame(Kind::Hello, b"SHOUT\x02");
     let out = err(
         ErrorCode::UnsupportedVersion,
         "unsupported version (this server speaks 1)",

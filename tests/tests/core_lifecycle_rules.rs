@@ -1,12 +1,12 @@
 //! Lifecycle rules: end of input, idle timeout, shutdown and drain, events
 //! and close reasons, backpressure.
 
-use shout_core::wire::ErrorCode;
+use shout_core::wire::{ErrorCode, Kind};
 use shout_core::{CloseReason, Config, Duration, Event, Framing, Instant, Server, State};
-use shout_tests::model::{
-    client_hello, encode_frame, encode_header, error_frame, kind, server_hello,
+use shout_testkit::frames::{
+    client_hello, decode_frames, error_frame, frame, header, server_hello,
 };
-use shout_tests::{events, new_server, show};
+use shout_testkit::{events, new_server, show};
 
 const T0: Instant = Instant::ZERO;
 
@@ -47,7 +47,7 @@ fn end_of_input_signalled_before_the_first_bytes_are_offered_still_answers_them(
     // arrived, so the input must be answered.
     for framing in [Framing::Auto, Framing::Raw, Framing::Line] {
         let mut server = new_server(Config::default().with_framing(framing));
-        server.handle_end_of_input();
+        server.handle_end_of_input(5);
         let out = finish(&mut server, T0, b"hello");
         assert_eq!(show(&out), "HELLO", "{framing:?}");
         assert_eq!(
@@ -63,13 +63,13 @@ fn end_of_input_signalled_before_the_first_bytes_are_offered_still_answers_them(
         );
     }
     let mut server = new_server(Config::default());
-    server.handle_end_of_input();
     let mut input = client_hello(b"");
-    input.extend(encode_frame(kind::DATA, b"x"));
+    input.extend(frame(Kind::Data, b"x"));
+    server.handle_end_of_input(input.len());
     let out = finish(&mut server, T0, &input);
     let mut want = server_hello(&Config::default());
-    want.extend(encode_frame(kind::DATA, b"X"));
-    want.extend(encode_frame(kind::CLOSE, b""));
+    want.extend(frame(Kind::Data, b"X"));
+    want.extend(frame(Kind::Close, b""));
     assert_eq!(show(&out), show(&want));
 }
 
@@ -77,9 +77,9 @@ fn end_of_input_signalled_before_the_first_bytes_are_offered_still_answers_them(
 fn empty_input_closes_without_output_in_every_framing() {
     for framing in [Framing::Auto, Framing::Raw, Framing::Line, Framing::Frame] {
         let config = Config::default().with_framing(framing);
-        shout_tests::expect_served(config, b"", b"", CloseReason::EndOfInput);
+        shout_testkit::expect_served(config, b"", b"", CloseReason::EndOfInput);
         let mut server = new_server(config);
-        server.handle_end_of_input();
+        server.handle_end_of_input(0);
         let out = finish(&mut server, T0, b"");
         assert!(out.is_empty());
         // No Opened: no byte ever arrived.
@@ -93,7 +93,7 @@ fn empty_input_closes_without_output_in_every_framing() {
 #[test]
 fn after_close_input_is_consumed_and_discarded() {
     let mut server = new_server(Config::default().with_framing(Framing::Raw));
-    server.handle_end_of_input();
+    server.handle_end_of_input(2);
     assert_eq!(finish(&mut server, T0, b"ab"), b"AB");
     assert!(server.is_finished());
     let (consumed, out) = feed(&mut server, T0, b"more bytes");
@@ -134,13 +134,13 @@ fn idle_before_the_first_byte_closes_without_output_in_every_framing() {
             events(&mut server),
             [Event::Closed(CloseReason::IdleTimeout)]
         );
-        shout_tests::expect_idled(idle_cfg(framing), b"", b"", CloseReason::IdleTimeout);
+        shout_testkit::expect_idled(idle_cfg(framing), b"", b"", CloseReason::IdleTimeout);
     }
 }
 
 #[test]
 fn idle_raw_and_line_sessions_close_without_adding_output() {
-    let idled = shout_tests::expect_idled;
+    let idled = shout_testkit::expect_idled;
     idled(
         idle_cfg(Framing::Raw),
         b"abc",
@@ -188,17 +188,17 @@ fn idle_frame_session_sends_error_5_in_every_state_without_a_response_under_way(
         ),
         // inside a client PONG's payload (no response to it)
         (
-            [&hello[..], &encode_header(kind::PONG, 4), b"ab"].concat(),
+            [&hello[..], &header(Kind::Pong, 4), b"ab"].concat(),
             [&sh[..], &idle_error()].concat(),
         ),
         // after a complete DATA
         (
-            [&hello[..], &encode_frame(kind::DATA, b"ab")].concat(),
-            [&sh[..], &encode_frame(kind::DATA, b"AB"), &idle_error()].concat(),
+            [&hello[..], &frame(Kind::Data, b"ab")].concat(),
+            [&sh[..], &frame(Kind::Data, b"AB"), &idle_error()].concat(),
         ),
     ];
     for (input, output) in cases {
-        shout_tests::expect_idled(config, &input, &output, CloseReason::IdleTimeout);
+        shout_testkit::expect_idled(config, &input, &output, CloseReason::IdleTimeout);
     }
 }
 
@@ -208,13 +208,13 @@ fn idle_frame_session_mid_response_just_closes() {
     let hello = client_hello(b"");
     let sh = server_hello(&config);
     for (k, reply, body, answer) in [
-        (kind::DATA, kind::DATA, &b"abcd"[..], &b"ABCD"[..]),
-        (kind::PING, kind::PONG, b"abcd", b"abcd"),
+        (Kind::Data, Kind::Data, &b"abcd"[..], &b"ABCD"[..]),
+        (Kind::Ping, Kind::Pong, b"abcd", b"abcd"),
     ] {
         for n in 0..4 {
-            let input = [&hello[..], &encode_header(k, 4), &body[..n]].concat();
-            let output = [&sh[..], &encode_header(reply, 4), &answer[..n]].concat();
-            shout_tests::expect_idled(config, &input, &output, CloseReason::IdleTimeout);
+            let input = [&hello[..], &header(k, 4), &body[..n]].concat();
+            let output = [&sh[..], &header(reply, 4), &answer[..n]].concat();
+            shout_testkit::expect_idled(config, &input, &output, CloseReason::IdleTimeout);
         }
     }
 }
@@ -262,8 +262,8 @@ fn idle_fires_even_while_output_waits_for_a_client_that_does_not_read() {
     let config = idle_cfg(Framing::Frame);
     let mut server = new_server(config);
     let mut none = [0u8; 0];
-    server.handle_input(T0, &client_hello(b""), &mut none);
-    assert!(server.has_pending_output());
+    let _ = server.handle_input(T0, &client_hello(b""), &mut none);
+    assert!(server.pending_output_len() > 0);
     server.handle_timeout(at(1000));
     assert!(server.is_closed() && !server.is_finished());
     let out = finish(&mut server, at(1000), b"");
@@ -282,11 +282,11 @@ fn idle_mid_response_while_its_header_still_waits_sends_only_the_header() {
     assert_eq!(p.produced, 16);
     let mut none = [0u8; 0];
     // The DATA header is taken, its response header waits inside.
-    let p = server.handle_input(T0, &encode_header(kind::DATA, 3), &mut none);
+    let p = server.handle_input(T0, &header(Kind::Data, 3), &mut none);
     assert_eq!(p.consumed, 5);
     server.handle_timeout(at(1000));
     let out = finish(&mut server, at(1000), b"");
-    assert_eq!(show(&out), show(&encode_header(kind::DATA, 3)));
+    assert_eq!(show(&out), show(&header(Kind::Data, 3)));
     assert_eq!(
         events(&mut server).last(),
         Some(&Event::Closed(CloseReason::IdleTimeout))
@@ -310,11 +310,14 @@ fn drain_cfg(framing: Framing) -> Config {
 }
 
 #[test]
-fn shutdown_before_the_first_byte_closes_on_the_empty_call_without_output() {
+fn shutdown_before_the_first_byte_with_nothing_waiting_closes_at_once_without_output() {
     for framing in [Framing::Auto, Framing::Raw, Framing::Line, Framing::Frame] {
         let mut server = new_server(drain_cfg(framing));
-        server.shutdown(at(10));
-        assert!(!server.is_closed(), "input may still be waiting");
+        server.shutdown(at(10), 0);
+        assert!(
+            server.is_closed(),
+            "nothing was waiting: closed at the signal"
+        );
         let (consumed, out) = feed(&mut server, at(10), b"");
         assert_eq!((consumed, out.len()), (0, 0));
         assert!(server.is_finished());
@@ -327,7 +330,8 @@ fn shutdown_before_the_first_byte_closes_on_the_empty_call_without_output() {
 #[test]
 fn shutdown_before_the_first_offer_still_answers_the_waiting_input() {
     let mut server = new_server(drain_cfg(Framing::Auto));
-    server.shutdown(at(10));
+    server.shutdown(at(10), 7);
+    assert!(!server.is_closed(), "7 bytes were waiting in the link");
     let (consumed, out) = feed(&mut server, at(10), b"waiting");
     assert_eq!((consumed, &out[..]), (7, &b"WAITING"[..]));
     let (_, out) = feed(&mut server, at(10), b"");
@@ -346,14 +350,21 @@ fn shutdown_before_the_first_offer_still_answers_the_waiting_input() {
 fn raw_shutdown_answers_all_waiting_input_then_closes() {
     let mut server = new_server(drain_cfg(Framing::Raw));
     let (_, mut out) = feed(&mut server, T0, b"abc");
-    server.shutdown(at(1));
+    // "def" is in the link at the signal; "ghi" arrives after it.
+    server.shutdown(at(1), 3);
     assert_eq!(server.state(), State::Draining);
-    out.extend(feed(&mut server, at(1), b"def").1);
+    let (consumed, more) = feed(&mut server, at(1), b"de");
+    assert_eq!(consumed, 2);
+    out.extend(more);
     assert!(
         !server.is_closed(),
-        "closed before being told nothing more waits"
+        "closed before the waiting bytes were in"
     );
-    out.extend(finish(&mut server, at(1), b""));
+    let (consumed, more) = feed(&mut server, at(1), b"fghi");
+    assert_eq!(consumed, 1, "stops after the bytes that were waiting");
+    out.extend(more);
+    assert!(server.is_closed(), "the waiting bytes were answered");
+    out.extend(finish(&mut server, at(1), b"ghi"));
     assert_eq!(out, b"ABCDEF");
     assert_eq!(
         events(&mut server),
@@ -368,14 +379,16 @@ fn raw_shutdown_answers_all_waiting_input_then_closes() {
 fn line_shutdown_finishes_the_line_in_progress_then_closes() {
     let mut server = new_server(drain_cfg(Framing::Line));
     let (_, mut out) = feed(&mut server, T0, b"one\ntw");
-    server.shutdown(at(1));
+    server.shutdown(at(1), 0);
     out.extend(feed(&mut server, at(1), b"").1);
     assert!(
         !server.is_closed(),
         "a line whose first byte arrived may finish"
     );
-    out.extend(feed(&mut server, at(2), b"o\n").1);
-    out.extend(finish(&mut server, at(2), b""));
+    let (consumed, more) = feed(&mut server, at(2), b"o\nthree\n");
+    assert_eq!(consumed, 2, "the line after it is not begun");
+    out.extend(more);
+    out.extend(finish(&mut server, at(2), b"three\n"));
     assert_eq!(out, b"ONE\nTWO\n");
     assert_eq!(
         events(&mut server).last(),
@@ -387,7 +400,8 @@ fn line_shutdown_finishes_the_line_in_progress_then_closes() {
 fn line_shutdown_at_a_boundary_closes_at_once() {
     let mut server = new_server(drain_cfg(Framing::Line));
     let (_, mut out) = feed(&mut server, T0, b"a\nb\n");
-    server.shutdown(at(1));
+    server.shutdown(at(1), 0);
+    assert!(server.is_closed(), "between lines with nothing waiting");
     out.extend(finish(&mut server, at(1), b""));
     assert_eq!(out, b"A\nB\n");
     assert_eq!(
@@ -401,7 +415,7 @@ fn drain_deadline_closes_a_line_in_progress_as_it_is() {
     let mut server = new_server(drain_cfg(Framing::Line));
     let (_, out) = feed(&mut server, T0, b"ab");
     assert_eq!(out, b"AB");
-    server.shutdown(at(100));
+    server.shutdown(at(100), 0);
     assert_eq!(
         server.poll_timeout(),
         Some(at(5100)),
@@ -424,14 +438,14 @@ fn drain_deadline_closes_a_line_in_progress_as_it_is() {
 fn frame_shutdown_at_a_boundary_sends_close() {
     let config = drain_cfg(Framing::Frame);
     let mut server = new_server(config);
-    let input = [&client_hello(b"")[..], &encode_frame(kind::DATA, b"hi")].concat();
+    let input = [&client_hello(b"")[..], &frame(Kind::Data, b"hi")].concat();
     let (_, mut out) = feed(&mut server, T0, &input);
-    server.shutdown(at(1));
+    server.shutdown(at(1), 0);
     out.extend(finish(&mut server, at(1), b""));
     let want = [
         &server_hello(&config)[..],
-        &encode_frame(kind::DATA, b"HI"),
-        &encode_frame(kind::CLOSE, b""),
+        &frame(Kind::Data, b"HI"),
+        &frame(Kind::Close, b""),
     ]
     .concat();
     assert_eq!(show(&out), show(&want));
@@ -446,26 +460,30 @@ fn frame_shutdown_answers_waiting_requests_and_finishes_the_one_in_progress() {
     let config = drain_cfg(Framing::Frame);
     let mut server = new_server(config);
     let (_, mut out) = feed(&mut server, T0, &client_hello(b""));
-    server.shutdown(at(1));
     // Already waiting on the link: two whole requests and half of a third.
     let waiting = [
-        &encode_frame(kind::DATA, b"a")[..],
-        &encode_frame(kind::PING, b"p"),
-        &encode_header(kind::DATA, 4),
+        &frame(Kind::Data, b"a")[..],
+        &frame(Kind::Ping, b"p"),
+        &header(Kind::Data, 4),
         b"wx",
     ]
     .concat();
+    server.shutdown(at(1), waiting.len());
     out.extend(feed(&mut server, at(1), &waiting).1);
     out.extend(feed(&mut server, at(1), b"").1);
     assert!(!server.is_closed(), "the frame in progress may finish");
-    out.extend(feed(&mut server, at(2), b"yz").1);
-    out.extend(finish(&mut server, at(2), b""));
+    // The rest of it arrives, and a request that was not waiting.
+    let later = [&b"yz"[..], &frame(Kind::Data, b"late")].concat();
+    let (consumed, more) = feed(&mut server, at(2), &later);
+    assert_eq!(consumed, 2, "the frame after it is not begun");
+    out.extend(more);
+    out.extend(finish(&mut server, at(2), &later[2..]));
     let want = [
         &server_hello(&config)[..],
-        &encode_frame(kind::DATA, b"A"),
-        &encode_frame(kind::PONG, b"p"),
-        &encode_frame(kind::DATA, b"WXYZ"),
-        &encode_frame(kind::CLOSE, b""),
+        &frame(Kind::Data, b"A"),
+        &frame(Kind::Pong, b"p"),
+        &frame(Kind::Data, b"WXYZ"),
+        &frame(Kind::Close, b""),
     ]
     .concat();
     assert_eq!(show(&out), show(&want));
@@ -477,12 +495,12 @@ fn frame_shutdown_lets_a_hello_in_progress_finish() {
     let mut server = new_server(config);
     let hello = client_hello(b"");
     let (_, mut out) = feed(&mut server, T0, &hello[..3]);
-    server.shutdown(at(1));
+    server.shutdown(at(1), 0);
     out.extend(feed(&mut server, at(1), b"").1);
     assert!(!server.is_closed());
     out.extend(feed(&mut server, at(1), &hello[3..]).1);
     out.extend(finish(&mut server, at(1), b""));
-    let want = [&server_hello(&config)[..], &encode_frame(kind::CLOSE, b"")].concat();
+    let want = [&server_hello(&config)[..], &frame(Kind::Close, b"")].concat();
     assert_eq!(show(&out), show(&want));
 }
 
@@ -490,19 +508,19 @@ fn frame_shutdown_lets_a_hello_in_progress_finish() {
 fn drain_deadline_closes_a_frame_in_progress_without_close_or_error() {
     let config = drain_cfg(Framing::Frame);
     for tail in [
-        &encode_header(kind::DATA, 4)[..2],
-        &encode_header(kind::DATA, 4)[..],
+        &header(Kind::Data, 4)[..2],
+        &header(Kind::Data, 4)[..],
         &b"\x01\x00\x00\x00\x04ab"[..],
     ] {
         let mut server = new_server(config);
         let input = [&client_hello(b"")[..], tail].concat();
         let (_, mut out) = feed(&mut server, T0, &input);
-        server.shutdown(at(0));
+        server.shutdown(at(0), 0);
         out.extend(feed(&mut server, at(1), b"").1);
         server.handle_timeout(at(5000));
         assert!(server.is_closed());
         out.extend(finish(&mut server, at(5000), b""));
-        let (frames, partial) = shout_tests::model::decode_frames(&out);
+        let (frames, partial) = decode_frames(&out);
         assert_eq!(frames.len(), 1, "only the server HELLO: {}", show(&out));
         assert_eq!(partial, out.len() - 16);
         assert_eq!(
@@ -517,9 +535,12 @@ fn shutdown_keeps_the_earlier_idle_deadline_and_a_second_shutdown_changes_nothin
     let config = drain_cfg(Framing::Raw).with_idle_timeout(Some(Duration::from_secs(2)));
     let mut server = new_server(config);
     feed(&mut server, T0, b"x");
-    server.shutdown(at(0));
+    // Two bytes are in the link at the signal: "y", and one that is late.
+    server.shutdown(at(0), 2);
     assert_eq!(server.poll_timeout(), Some(at(2000)), "idle before drain");
-    server.shutdown(at(1000));
+    server.shutdown(at(1000), 0);
+    assert!(!server.is_closed(), "a second shutdown changes nothing");
+    assert_eq!(server.poll_timeout(), Some(at(2000)));
     feed(&mut server, at(1900), b"y");
     assert_eq!(server.poll_timeout(), Some(at(3900)).min(Some(at(5000))));
     server.handle_timeout(at(3900));
@@ -543,11 +564,11 @@ fn model_agrees_on_shutdown_outcomes() {
     ] {
         let mut server = new_server(config);
         let (_, mut out) = feed(&mut server, T0, &input);
-        server.shutdown(T0);
+        server.shutdown(T0, 0);
         out.extend(feed(&mut server, T0, b"").1);
         server.handle_timeout(at(5000));
         out.extend(finish(&mut server, at(5000), b""));
-        let m = shout_tests::model::serve_then_shutdown(&config, &input);
+        let m = shout_testkit::model::serve_then_shutdown(&config, &input);
         assert_eq!(show(&out), show(&m.output));
         assert_eq!(events(&mut server).last(), Some(&Event::Closed(close)));
         assert_eq!(m.close, close);
@@ -610,7 +631,7 @@ fn events_are_one_opened_then_one_closed_with_the_reason() {
         ),
     ];
     for (configured, input, opened, closed) in cases {
-        let seen = shout_tests::observe(
+        let seen = shout_testkit::observe(
             Config::default().with_framing(configured),
             &input,
             &[3],
@@ -636,16 +657,25 @@ fn states_follow_the_lifecycle() {
     assert_eq!(server.framing(), Some(Framing::Frame));
     feed(&mut server, T0, &hello[1..]);
     assert_eq!(server.state(), State::Open);
-    server.handle_end_of_input();
+    // The input ends; the caller still holds a request to offer.
+    let last = frame(Kind::Data, b"");
+    server.handle_end_of_input(last.len());
     assert_eq!(server.state(), State::Draining);
-    finish(&mut server, T0, b"");
+    finish(&mut server, T0, &last);
+    assert_eq!(server.state(), State::Closed);
+    // With nothing held, the end of input ends the session at once.
+    let mut server = new_server(Config::default());
+    feed(&mut server, T0, &hello);
+    server.handle_end_of_input(0);
     assert_eq!(server.state(), State::Closed);
 
     let mut server = new_server(Config::default());
     feed(&mut server, T0, b"x");
     assert_eq!(server.state(), State::Open);
-    server.shutdown(T0);
+    server.shutdown(T0, 1);
     assert_eq!(server.state(), State::Draining);
+    feed(&mut server, T0, b"y");
+    assert_eq!(server.state(), State::Closed);
 }
 
 #[test]
@@ -655,20 +685,46 @@ fn closing_with_output_still_waiting_is_closed_but_not_finished() {
     let input = [&client_hello(b"")[..], &[4, 0, 0, 0, 0]].concat();
     let p = server.handle_input(T0, &input, &mut none);
     assert_eq!(p.produced, 0);
-    server.handle_end_of_input();
+    server.handle_end_of_input(input.len() - p.consumed);
     let mut none = [0u8; 0];
-    server.handle_input(T0, &input[p.consumed..], &mut none);
-    server.handle_input(T0, &input[p.consumed..], &mut none);
+    let q = server.handle_input(T0, &input[p.consumed..], &mut none);
+    let rest = &input[p.consumed + q.consumed..];
+    let r = server.handle_input(T0, rest, &mut none);
+    let rest = &rest[r.consumed..];
     assert!(!server.is_finished());
-    let mut out = finish(&mut server, T0, &input[p.consumed..]);
+    let mut out = finish(&mut server, T0, rest);
     assert!(server.is_finished() && server.is_closed());
     let mut want = server_hello(&Config::default());
-    want.extend(encode_frame(kind::CLOSE, b""));
+    want.extend(frame(Kind::Close, b""));
     assert_eq!(show(&out), show(&want));
     out.clear();
 }
 
 // ---- backpressure ---------------------------------------------------------
+
+/// Backpressure: payload goes straight into the window or is not consumed
+/// at all (only headers and control frames wait inside the session), so a
+/// window that fills takes exactly its room of payload and nothing more.
+#[test]
+fn a_full_window_takes_no_more_payload() {
+    for framing in [Framing::Raw, Framing::Line] {
+        let mut server = new_server(Config::default().with_framing(framing));
+        let mut out = [0u8; 3];
+        let p = server.handle_input(T0, b"abcdefghij", &mut out);
+        let waiting = server.pending_output_len();
+        assert_eq!((p.consumed, p.produced, waiting), (3, 3, 0), "{framing:?}");
+        assert_eq!(p.next, shout_core::Next::Output);
+    }
+    // Frame: after the HELLO, a DATA through a 7-byte window: its response
+    // header and 2 payload bytes.
+    let mut server = new_server(Config::default());
+    let mut out = [0u8; 16];
+    let _ = server.handle_input(T0, &client_hello(b""), &mut out);
+    let input = frame(Kind::Data, b"abcdefghij");
+    let p = server.handle_input(T0, &input, &mut out[..7]);
+    let waiting = server.pending_output_len();
+    assert_eq!((p.consumed, p.produced, waiting), (7, 7, 0));
+}
 
 #[test]
 fn zero_size_windows_consume_no_raw_or_line_input() {
@@ -679,7 +735,7 @@ fn zero_size_windows_consume_no_raw_or_line_input() {
             let p = server.handle_input(T0, b"abc\ndef", &mut none);
             assert_eq!((p.consumed, p.produced), (0, 0), "{framing:?}");
         }
-        assert!(!server.has_pending_output());
+        assert_eq!(server.pending_output_len(), 0);
         let (consumed, out) = feed(&mut server, T0, b"abc\ndef");
         assert_eq!((consumed, out.as_slice()), (7, &b"ABC\nDEF"[..]));
     }
@@ -691,8 +747,8 @@ fn zero_size_windows_stop_a_frame_session_once_output_waits_and_lose_nothing() {
     let mut server = new_server(config);
     let input = [
         &client_hello(b"")[..],
-        &encode_frame(kind::DATA, b"abc"),
-        &encode_frame(kind::PING, b"xy"),
+        &frame(Kind::Data, b"abc"),
+        &frame(Kind::Ping, b"xy"),
     ]
     .concat();
     let mut none = [0u8; 0];
@@ -706,9 +762,9 @@ fn zero_size_windows_stop_a_frame_session_once_output_waits_and_lose_nothing() {
         assert_eq!((p.consumed, p.produced), (0, 0));
         assert_eq!(server.pending_output_len(), waiting);
     }
-    server.handle_end_of_input();
+    server.handle_end_of_input(input.len() - first.consumed);
     let out = finish(&mut server, T0, &input[first.consumed..]);
-    let want = shout_tests::model::serve(&config, &input).output;
+    let want = shout_testkit::model::serve(&config, &input).output;
     assert_eq!(show(&out), show(&want));
 }
 
@@ -721,20 +777,19 @@ fn a_one_mebibyte_frame_passes_through_64_byte_reads_and_windows() {
         .collect();
     let input = [
         &client_hello(b"")[..],
-        &encode_frame(kind::DATA, &payload),
-        &encode_frame(kind::CLOSE, b""),
+        &frame(Kind::Data, &payload),
+        &frame(Kind::Close, b""),
     ]
     .concat();
-    let mut server = new_server(config);
-    let out = shout_tests::drive(&mut server, &input, &[64], &[64]);
-    let (frames, rest) = shout_tests::model::decode_frames(&out);
+    let out = shout_testkit::observe(config, &input, &[64], &[64]).output;
+    let (frames, rest) = decode_frames(&out);
     assert_eq!(rest, 0);
     assert_eq!(frames.len(), 3);
-    assert_eq!(frames[1].kind, kind::DATA);
+    assert!(frames[1].is(Kind::Data));
     assert!(
-        frames[1].payload == shout_tests::model::upper(&payload),
+        frames[1].payload == shout_testkit::model::upper(&payload),
         "1 MiB DATA came back wrong"
     );
-    assert_eq!(frames[2].kind, kind::CLOSE);
+    assert!(frames[2].is(Kind::Close));
     assert!(core::mem::size_of::<Server>() <= shout_core::SERVER_SIZE_LIMIT);
 }

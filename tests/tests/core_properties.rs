@@ -1,5 +1,5 @@
 //! Property tests of the protocol core, each against the whole-input
-//! reference model in `shout_tests::model`:
+//! reference model in `shout_testkit::model`:
 //!
 //! (a) the output (and the close reason) is the same however the input is
 //!     split into reads and however small the output windows are;
@@ -15,13 +15,15 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shout_core::wire::{Header, Kind};
 use shout_core::{
-    Client, CloseReason, Config, Duration, Event, Framing, Instant, Reply, Server,
-    CONTROL_CAPACITY, SERVER_SIZE_LIMIT,
+    CloseReason, Config, Duration, Event, Framing, Instant, Reply, ReplyDecoder, RequestEncoder,
+    Server, CONTROL_CAPACITY, SERVER_SIZE_LIMIT,
 };
-use shout_tests::model::{
-    self, client_hello, decode_frames, encode_frame, encode_header, kind, upper,
+use shout_testkit::frames::{client_hello, decode_frames, frame, server_hello};
+use shout_testkit::model::{self, upper};
+use shout_testkit::{
+    decode_replies, new_server, observe, observe_then_shutdown, observe_until_idle, show,
+    CheckedServer, OwnedReply, Requests,
 };
-use shout_tests::{observe, observe_then_shutdown, observe_until_idle, show};
 
 /// `n` cases, times `SHOUT_PROPTEST_SCALE` (default 1) for a deeper run.
 fn cases(n: u32) -> ProptestConfig {
@@ -122,15 +124,15 @@ impl Session {
         let mut v = client_hello(&self.hello_extra);
         for r in &self.reqs {
             v.extend(match r {
-                Req::Data(p) => encode_frame(kind::DATA, p),
-                Req::Ping(p) => encode_frame(kind::PING, p),
-                Req::Pong(p) => encode_frame(kind::PONG, p),
+                Req::Data(p) => frame(Kind::Data, p),
+                Req::Ping(p) => frame(Kind::Ping, p),
+                Req::Pong(p) => frame(Kind::Pong, p),
             });
         }
         match &self.end {
             End::Nothing => {}
-            End::Close(p) => v.extend(encode_frame(kind::CLOSE, p)),
-            End::Error(p) => v.extend(encode_frame(kind::ERROR, p)),
+            End::Close(p) => v.extend(frame(Kind::Close, p)),
+            End::Error(p) => v.extend(frame(Kind::Error, p)),
         }
         v.extend_from_slice(&self.after);
         v
@@ -324,18 +326,18 @@ proptest! {
         prop_assert_eq!(partial, 0, "output ends inside a frame");
         let mut frames = frames.into_iter();
         let first = frames.next().unwrap();
-        prop_assert_eq!(first.kind, kind::HELLO);
+        prop_assert!(first.is(Kind::Hello));
         prop_assert_eq!(first.payload.len(), 11);
         for r in &s.reqs {
             let (want_kind, want) = match r {
-                Req::Data(p) => (kind::DATA, upper(p)),
-                Req::Ping(p) => (kind::PONG, p.clone()),
+                Req::Data(p) => (Kind::Data, upper(p)),
+                Req::Ping(p) => (Kind::Pong, p.clone()),
                 Req::Pong(_) => continue,
             };
             let got = frames.next();
             prop_assert!(got.is_some(), "a request got no response");
             let got = got.unwrap();
-            prop_assert_eq!(got.kind, want_kind);
+            prop_assert_eq!(got.known_kind(), Some(want_kind));
             prop_assert_eq!(show(&got.payload), show(&want));
         }
         let last: Vec<_> = frames.collect();
@@ -343,7 +345,7 @@ proptest! {
             End::Error(_) => prop_assert!(last.is_empty(), "sent something after client ERROR"),
             _ => {
                 prop_assert_eq!(last.len(), 1);
-                prop_assert_eq!(last[0].kind, kind::CLOSE);
+                prop_assert!(last[0].is(Kind::Close));
                 prop_assert!(last[0].payload.is_empty());
             }
         }
@@ -380,7 +382,8 @@ proptest! {
     fn header_encode_decode_round_trip(k in any::<u8>(), len in any::<u32>()) {
         let h = Header { kind: k, len };
         let bytes = h.to_bytes();
-        prop_assert_eq!(bytes, encode_header(k, len));
+        let l = len.to_be_bytes();
+        prop_assert_eq!(bytes, [k, l[0], l[1], l[2], l[3]], "kind, then the length BE");
         prop_assert_eq!(Header::parse(&bytes), h);
         prop_assert_eq!(Header::parse_prefix(&[&bytes[..], &[9, 9]].concat()), Some(h));
         prop_assert_eq!(Header::parse_prefix(&bytes[..4]), None);
@@ -407,50 +410,28 @@ enum Whole {
 }
 
 /// Feeds `bytes` to `client` in reads of `reads` sizes; joins pieces.
-fn client_decode(client: &mut Client, bytes: &[u8], reads: &[usize]) -> Result<Vec<Whole>, String> {
+fn client_decode(
+    client: &mut ReplyDecoder,
+    bytes: &[u8],
+    reads: &[usize],
+) -> Result<Vec<Whole>, String> {
+    let reads: Vec<usize> = reads.iter().map(|&r| r.max(1)).collect();
+    let decoded = decode_replies(client, bytes, &reads);
     let mut out = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None;
-    let mut at = 0;
-    let mut r = 0;
-    while at < bytes.len() {
-        let n = reads[r % reads.len()].max(1).min(bytes.len() - at);
-        r += 1;
-        let mut chunk = &bytes[at..at + n];
-        at += n;
-        while !chunk.is_empty() {
-            let (used, reply) = client.handle_input(chunk).map_err(|e| e.to_string())?;
-            let progressed = used > 0 || reply.is_some();
-            match reply {
-                None => {}
-                Some(Reply::Hello(h)) => out.push(Whole::Hello(h.max_payload)),
-                Some(Reply::Close) => out.push(Whole::Close),
-                Some(Reply::Error { code, .. }) => out.push(Whole::Error(code)),
-                Some(Reply::Bytes(_)) => return Err("Bytes from a frame client".into()),
-                Some(Reply::Data { chunk, last }) | Some(Reply::Pong { chunk, last }) => {
-                    let is_data = matches!(reply, Some(Reply::Data { .. }));
-                    let (k, mut acc) = partial.take().unwrap_or((is_data, Vec::new()));
-                    if k != is_data {
-                        return Err("DATA and PONG pieces interleaved".into());
-                    }
-                    acc.extend_from_slice(chunk);
-                    if last {
-                        out.push(if is_data {
-                            Whole::Data(acc)
-                        } else {
-                            Whole::Pong(acc)
-                        });
-                    } else {
-                        partial = Some((k, acc));
-                    }
-                }
-            }
-            if !progressed {
-                return Err("client made no progress".into());
-            }
-            chunk = &chunk[used..];
-        }
+    for reply in decoded.replies {
+        out.push(match reply {
+            OwnedReply::Hello(h) => Whole::Hello(h.max_payload),
+            OwnedReply::Data(d) => Whole::Data(d),
+            OwnedReply::Pong(p) => Whole::Pong(p),
+            OwnedReply::Close => Whole::Close,
+            OwnedReply::Error(code, _) => Whole::Error(code),
+            OwnedReply::Bytes(_) => return Err("Bytes from a frame client".into()),
+        });
     }
-    if partial.is_some() {
+    if let Some(e) = decoded.error {
+        return Err(e.to_string());
+    }
+    if decoded.partial.is_some() {
         return Err("a reply never ended".into());
     }
     Ok(out)
@@ -467,16 +448,16 @@ proptest! {
     ) {
         let config = Config::default().with_framing(Framing::Frame).with_max_payload(40);
         let seen = observe(config, &s.bytes(), &splits, &windows);
-        let mut client = Client::new(Framing::Frame);
+        let mut client = ReplyDecoder::new(Framing::Frame);
         let mut want = vec![Whole::Hello(40)];
         for r in &s.reqs {
             match r {
                 Req::Data(p) => {
-                    client.request_header(Kind::Data, p.len()).unwrap();
+                    client.expect(Kind::Data).unwrap();
                     want.push(Whole::Data(upper(p)));
                 }
                 Req::Ping(p) => {
-                    client.request_header(Kind::Ping, p.len()).unwrap();
+                    client.expect(Kind::Ping).unwrap();
                     want.push(Whole::Pong(p.clone()));
                 }
                 Req::Pong(_) => {}
@@ -500,14 +481,14 @@ proptest! {
         reads in sizes(),
     ) {
         let mut bytes = if hello_first {
-            model::server_hello(&Config::default())
+            server_hello(&Config::default())
         } else {
             Vec::new()
         };
         bytes.extend(garbage);
-        let mut client = Client::new(Framing::Frame);
+        let mut client = ReplyDecoder::new(Framing::Frame);
         for _ in 0..requests {
-            client.request_header(Kind::Data, 3).unwrap();
+            client.expect(Kind::Data).unwrap();
         }
         // Ok or a clear error; a panic fails the test.
         if let Err(e) = client_decode(&mut client, &bytes, &reads) {
@@ -529,14 +510,14 @@ fn back_to_back(
     s2c: &[usize],
 ) -> Result<Vec<Vec<u8>>, String> {
     let now = Instant::ZERO;
-    let mut client = Client::new(Framing::Frame);
-    let mut server = Server::new(Config::default().with_max_payload(64), now).unwrap();
-    let mut to_server = Client::hello_frame().to_vec();
+    let mut server = new_server(Config::default().with_max_payload(64));
+    let mut requests = Requests::frame(64);
     for m in messages {
-        to_server.extend(client.request_header(Kind::Data, m.len()).unwrap());
-        to_server.extend_from_slice(m);
+        requests.data(m).map_err(|e| e.to_string())?;
     }
-    to_server.extend(client.close_frame());
+    requests.close().map_err(|e| e.to_string())?;
+    let mut client = requests.decoder().map_err(|e| e.to_string())?;
+    let to_server = requests.bytes().to_vec();
     let mut to_client: Vec<u8> = Vec::new();
     let (mut sent, mut offered, mut delivered) = (0usize, 0usize, 0usize);
     let mut replies = Vec::new();
@@ -607,17 +588,23 @@ fn a_server_session_stays_within_its_size_limit() {
         "Server is {size} bytes, limit {SERVER_SIZE_LIMIT}"
     );
     assert!(
-        core::mem::size_of::<Client>() <= 256,
-        "Client grew past 256 bytes"
+        core::mem::size_of::<ReplyDecoder>() <= 256,
+        "ReplyDecoder grew past 256 bytes"
+    );
+    assert!(
+        core::mem::size_of::<RequestEncoder>() <= 16,
+        "RequestEncoder grew past 16 bytes"
     );
 }
 
 #[derive(Clone, Debug)]
 enum Op {
     Input(usize, usize),
+    InPlace(usize),
     Flush(usize),
     EndOfInput,
-    Shutdown,
+    /// A shutdown with this many bytes in the link beyond those held.
+    Shutdown(usize),
     Advance(u64),
     Timeout,
     Transmitted,
@@ -626,9 +613,10 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (0..40usize, 0..40usize).prop_map(|(n, w)| Op::Input(n, w)),
+        2 => (0..40usize).prop_map(Op::InPlace),
         2 => (0..40usize).prop_map(Op::Flush),
         1 => Just(Op::EndOfInput),
-        1 => Just(Op::Shutdown),
+        1 => (0..8usize).prop_map(Op::Shutdown),
         2 => (0..1500u64).prop_map(Op::Advance),
         2 => Just(Op::Timeout),
         1 => Just(Op::Transmitted),
@@ -640,63 +628,59 @@ proptest! {
 
     /// Any sequence of calls, in any state, with any sizes: no panic, the
     /// output fits its windows, the queue stays within CONTROL_CAPACITY,
-    /// events come in order, and a finished session produces nothing more.
+    /// events come in order, and a finished session produces nothing more
+    /// (each call checked by the kit's `CheckedServer`).
     #[test]
     fn any_sequence_of_calls_keeps_the_session_bounded_and_sane(
         config in any_config(),
         input in any_input(),
         ops in vec(op(), 0..60),
     ) {
-        let mut now = Instant::ZERO;
-        let mut server = Server::new(config, now).unwrap();
+        let mut s = CheckedServer::new(config);
+        // The caller has the whole input and offers it in pieces.
         let mut at = 0usize;
-        let mut window = [0u8; 64];
-        let mut events = Vec::new();
         for op in ops {
-            let was_finished = server.is_finished();
+            let was_finished = s.server().is_finished();
             match op {
                 Op::Input(n, w) => {
                     let end = (at + n).min(input.len());
-                    let p = server.handle_input(now, &input[at..end], &mut window[..w]);
+                    let p = s.offer(&input[at..end], w);
                     prop_assert!(p.consumed <= end - at && p.produced <= w);
                     at += p.consumed;
                     if was_finished {
                         prop_assert_eq!(p.produced, 0);
                     }
                 }
+                Op::InPlace(n) => {
+                    let end = (at + n).min(input.len());
+                    let p = s.offer_in_place(&input[at..end]);
+                    at += p.consumed;
+                }
                 Op::Flush(w) => {
-                    let n = server.poll_output(now, &mut window[..w]);
-                    prop_assert!(n <= w);
+                    let p = s.flush(w);
+                    prop_assert!(p.produced <= w && p.consumed == 0);
                     if was_finished {
-                        prop_assert_eq!(n, 0);
+                        prop_assert_eq!(p.produced, 0);
                     }
                 }
-                Op::EndOfInput => server.handle_end_of_input(),
-                Op::Shutdown => server.shutdown(now),
-                Op::Advance(ms) => now = now + Duration::from_millis(ms),
+                Op::EndOfInput => s.end_of_input(input.len() - at),
+                Op::Shutdown(in_link) => s.shutdown(input.len() - at + in_link),
+                Op::Advance(ms) => s.advance(Duration::from_millis(ms)),
                 Op::Timeout => {
-                    if let Some(t) = server.poll_timeout() {
-                        prop_assert!(!server.is_closed());
-                        if t <= now {
-                            server.handle_timeout(now);
-                            prop_assert!(server.is_closed(), "a due deadline did not close");
-                        }
-                    }
-                    server.handle_timeout(now);
+                    s.timeout();
                 }
-                Op::Transmitted => server.handle_transmitted(now),
+                Op::Transmitted => s.transmitted(),
             }
-            prop_assert!(server.pending_output_len() <= CONTROL_CAPACITY);
-            prop_assert_eq!(server.has_pending_output(), server.pending_output_len() > 0);
-            events.extend(std::iter::from_fn(|| server.poll_event()));
+            prop_assert!(s.server().pending_output_len() <= CONTROL_CAPACITY);
         }
+        let events = s.events();
         let opened = events.iter().filter(|e| matches!(e, Event::Opened(_))).count();
         let closed = events.iter().filter(|e| matches!(e, Event::Closed(_))).count();
         prop_assert!(opened <= 1 && closed <= 1, "events {:?}", events);
         if opened == 1 {
             prop_assert!(matches!(events[0], Event::Opened(f) if f != Framing::Auto));
         }
-        prop_assert_eq!(closed == 1, server.is_closed());
+        prop_assert_eq!(closed == 1, s.server().is_closed());
     }
 }
 
@@ -709,7 +693,7 @@ fn idle_with_output_waiting(
     windows: &[usize],
 ) -> (Vec<u8>, Vec<Event>) {
     let now = Instant::ZERO;
-    let mut server = Server::new(config, now).unwrap();
+    let mut server = new_server(config);
     let mut out = Vec::new();
     let mut window = [0u8; 300];
     let mut at = 0;
@@ -726,7 +710,7 @@ fn idle_with_output_waiting(
         server.handle_timeout(server.poll_timeout().unwrap());
     }
     while !server.is_finished() {
-        let n = server.poll_output(now, &mut window[..7]);
+        let n = server.poll_output(now, &mut window[..7]).produced;
         out.extend_from_slice(&window[..n]);
     }
     (out, std::iter::from_fn(|| server.poll_event()).collect())

@@ -24,11 +24,31 @@
 //!   CLOSE and ERROR from the client act at their header, a truncated frame
 //!   gets ERROR 1 unless its response is already under way.
 //!
+//! * shutdown (rule 7): the bytes that were waiting when the signal came
+//!   are answered, then the rest of a request they began (a line or a frame
+//!   whose first byte was among them), and nothing after; then the session
+//!   closes as if between requests (frame: with CLOSE).
+//!
 //! The model also produces the ERROR reason texts the core uses (the
 //! contract leaves them free), so outputs can be compared byte for byte.
+//! The frame bytes it writes come from [`crate::frames`]; the frames it
+//! reads it walks itself, with plain slices and the contract's numbers.
 
 use shout_core::wire::ErrorCode;
 use shout_core::{CloseReason, Config, Framing, TransformKind};
+
+use crate::frames::{close as close_frame, error_frame, frame, header, server_hello};
+
+/// Frame kinds as plain numbers: the model reads frames without the core's
+/// types, so it cannot get them wrong in the same way.
+mod kind {
+    pub(super) const HELLO: u8 = 0;
+    pub(super) const DATA: u8 = 1;
+    pub(super) const PING: u8 = 2;
+    pub(super) const PONG: u8 = 3;
+    pub(super) const CLOSE: u8 = 4;
+    pub(super) const ERROR: u8 = 5;
+}
 
 /// What the server sent during a whole session, and why it closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,23 +57,6 @@ pub struct ModelOutcome {
     pub output: Vec<u8>,
     /// The reason the session closed.
     pub close: CloseReason,
-}
-
-/// Frame kinds as plain numbers (the model does not use the core's types
-/// for anything it could get wrong in the same way).
-pub mod kind {
-    /// HELLO.
-    pub const HELLO: u8 = 0;
-    /// DATA.
-    pub const DATA: u8 = 1;
-    /// PING.
-    pub const PING: u8 = 2;
-    /// PONG.
-    pub const PONG: u8 = 3;
-    /// CLOSE.
-    pub const CLOSE: u8 = 4;
-    /// ERROR.
-    pub const ERROR: u8 = 5;
 }
 
 /// The reason the server gives when input ends inside a frame that has no
@@ -70,7 +73,7 @@ pub fn serve(config: &Config, input: &[u8]) -> ModelOutcome {
         After::Closed(reason) => reason,
         After::Open(Open::Undecided) | After::Open(Open::Stream { .. }) => CloseReason::EndOfInput,
         After::Open(Open::Frame { inside: false, .. }) => {
-            output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+            output.extend_from_slice(&close_frame());
             CloseReason::EndOfInput
         }
         After::Open(Open::Frame {
@@ -110,23 +113,95 @@ pub fn serve_until_idle(config: &Config, input: &[u8]) -> ModelOutcome {
 }
 
 /// The server's output and close reason when the client sends `input`
-/// (without ending it), then the server is shut down, nothing more arrives,
-/// and the drain deadline eventually passes.
+/// (without ending it), then the server is shut down with all of it
+/// waiting, nothing more arrives, and the drain deadline passes (before
+/// the idle timeout).
 ///
 /// A session that is between requests closes cleanly (frame: with CLOSE);
 /// one inside a line or a frame waits for the rest, which never comes, and
 /// is closed as it is at the drain deadline.
 pub fn serve_then_shutdown(config: &Config, input: &[u8]) -> ModelOutcome {
+    serve_shutdown_silent(config, input, input.len())
+}
+
+/// Rule 7: the server's output and close reason when the client sends
+/// `input` and then ends its input, and the shutdown signal comes when the
+/// first `mark` bytes of it had arrived (held by the server, or waiting in
+/// the link).
+///
+/// Those bytes are answered, then the rest of a request they began, and
+/// nothing after: the session closes at [`drain_boundary`] (frame: with
+/// CLOSE). If the input ends before that boundary, the end of input decides
+/// instead, as in [`serve`]; a `mark` past the end of `input` never comes.
+pub fn serve_shutdown(config: &Config, input: &[u8], mark: usize) -> ModelOutcome {
+    match drain_boundary(config, input, mark) {
+        Some(end) => drained(config, &input[..end]),
+        None => serve(config, input),
+    }
+}
+
+/// Like [`serve_shutdown`], but the client never ends its input: if the
+/// request begun at `mark` never completes, the drain deadline (assumed to
+/// come before the idle timeout) closes the session as it is.
+pub fn serve_shutdown_silent(config: &Config, input: &[u8], mark: usize) -> ModelOutcome {
+    if let Some(end) = drain_boundary(config, input, mark) {
+        return drained(config, &input[..end]);
+    }
+    let (output, after) = run(config, input);
+    let close = match after {
+        After::Closed(reason) => reason,
+        After::Open(_) => CloseReason::DrainTimeout,
+    };
+    ModelOutcome { output, close }
+}
+
+/// Where a drain whose signal came with the first `mark` bytes of `input`
+/// waiting ends: `mark` itself between two requests (always, for raw), or
+/// the end of the line or frame in progress at `mark`, which was begun.
+/// `None` when `input` ends before that point (or `mark` is past its end).
+///
+/// Frames are walked by their headers alone; a frame the session refuses
+/// or that ends it (an error, CLOSE, a client ERROR) ends it before the
+/// boundary, which the model then finds by itself.
+pub fn drain_boundary(config: &Config, input: &[u8], mark: usize) -> Option<usize> {
+    if mark > input.len() {
+        return None;
+    }
+    match framing_of(config, input) {
+        None | Some(Framing::Raw) | Some(Framing::Auto) => Some(mark),
+        Some(Framing::Line) => {
+            if mark == 0 || input[mark - 1] == b'\n' {
+                return Some(mark);
+            }
+            let lf = input[mark..].iter().position(|&b| b == b'\n')?;
+            Some(mark + lf + 1)
+        }
+        Some(Framing::Frame) => {
+            let mut at = 0usize;
+            while at < mark {
+                let head = input.get(at..at + 5)?;
+                let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+                at = at.checked_add(5 + len)?;
+            }
+            (at <= input.len()).then_some(at)
+        }
+        Some(other) => panic!("the model knows no framing {other:?}"),
+    }
+}
+
+/// The session answered all of `input`, and a drain ended it there.
+fn drained(config: &Config, input: &[u8]) -> ModelOutcome {
     let (mut output, after) = run(config, input);
     let close = match after {
         After::Closed(reason) => reason,
-        After::Open(Open::Undecided) => CloseReason::Shutdown,
-        After::Open(Open::Stream { mid_line: false }) => CloseReason::Shutdown,
         After::Open(Open::Frame { inside: false, .. }) => {
-            output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+            output.extend_from_slice(&close_frame());
             CloseReason::Shutdown
         }
-        After::Open(_) => CloseReason::DrainTimeout,
+        After::Open(Open::Undecided) | After::Open(Open::Stream { mid_line: false }) => {
+            CloseReason::Shutdown
+        }
+        After::Open(open) => panic!("model: a drain boundary inside a request ({open:?})"),
     };
     ModelOutcome { output, close }
 }
@@ -166,76 +241,7 @@ pub fn transform(config: &Config, bytes: &[u8]) -> Vec<u8> {
     match config.transform {
         TransformKind::Ascii => upper(bytes),
         TransformKind::Unicode => unicode_upper(bytes),
-    }
-}
-
-/// A frame: kind byte, big-endian length, payload.
-pub fn encode_frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).expect("payload fits a u32 length");
-    let mut f = Vec::with_capacity(5 + payload.len());
-    f.push(kind);
-    f.extend_from_slice(&len.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A frame header alone (for frames whose payload the caller adds).
-pub fn encode_header(kind: u8, len: u32) -> [u8; 5] {
-    let l = len.to_be_bytes();
-    [kind, l[0], l[1], l[2], l[3]]
-}
-
-/// An ERROR frame: code u16 BE, then the reason.
-pub fn error_frame(code: ErrorCode, reason: &str) -> Vec<u8> {
-    let mut payload = (code as u16).to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    encode_frame(kind::ERROR, &payload)
-}
-
-/// The HELLO a client sends: `SHOUT`, version 1, then `extra` bytes.
-pub fn client_hello(extra: &[u8]) -> Vec<u8> {
-    let mut payload = b"SHOUT\x01".to_vec();
-    payload.extend_from_slice(extra);
-    encode_frame(kind::HELLO, &payload)
-}
-
-/// The HELLO a server with this configuration sends (16 bytes).
-pub fn server_hello(config: &Config) -> Vec<u8> {
-    let mut payload = b"SHOUT\x01".to_vec();
-    payload.extend_from_slice(&config.max_payload.to_be_bytes());
-    payload.push(match config.transform {
-        TransformKind::Ascii => 0,
-        TransformKind::Unicode => 1,
-    });
-    encode_frame(kind::HELLO, &payload)
-}
-
-/// One decoded frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelFrame {
-    /// The kind byte.
-    pub kind: u8,
-    /// The whole payload.
-    pub payload: Vec<u8>,
-}
-
-/// Splits a byte stream into whole frames; the second value is the length
-/// of an incomplete frame left at the end (0 when the stream ends cleanly).
-pub fn decode_frames(mut bytes: &[u8]) -> (Vec<ModelFrame>, usize) {
-    let mut frames = Vec::new();
-    loop {
-        if bytes.len() < 5 {
-            return (frames, bytes.len());
-        }
-        let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
-        if bytes.len() - 5 < len {
-            return (frames, bytes.len());
-        }
-        frames.push(ModelFrame {
-            kind: bytes[0],
-            payload: bytes[5..5 + len].to_vec(),
-        });
-        bytes = &bytes[5 + len..];
+        other => panic!("the model knows no transform {other:?}"),
     }
 }
 
@@ -270,6 +276,7 @@ fn run(config: &Config, input: &[u8]) -> (Vec<u8>, After) {
         ),
         Some(Framing::Line) => run_line(config, input),
         Some(Framing::Frame) => run_frame(config, input),
+        Some(other) => panic!("the model knows no framing {other:?}"),
     }
 }
 
@@ -382,7 +389,7 @@ fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
                 if !whole {
                     return inside(false);
                 }
-                output.extend_from_slice(&encode_frame(kind::DATA, &transform(config, payload)));
+                output.extend_from_slice(&frame(kind::DATA, &transform(config, payload)));
             }
             kind::DATA | kind::PING => {
                 // Cut-through: the response header goes out with the
@@ -392,7 +399,7 @@ fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
                 } else {
                     (kind::PONG, payload.to_vec())
                 };
-                output.extend_from_slice(&encode_header(reply, len));
+                output.extend_from_slice(&header(reply, len));
                 output.extend_from_slice(&body);
                 if !whole {
                     return inside(true);
@@ -404,7 +411,7 @@ fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
                 }
             }
             kind::CLOSE => {
-                output.extend_from_slice(&encode_frame(kind::CLOSE, &[]));
+                output.extend_from_slice(&close_frame());
                 return After::Closed(CloseReason::PeerClosed);
             }
             _ => return After::Closed(CloseReason::PeerError),
@@ -416,6 +423,7 @@ fn frame_steps(config: &Config, input: &[u8], output: &mut Vec<u8>) -> After {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::{client_hello, data, ping};
 
     fn frame_config() -> Config {
         Config::default().with_framing(Framing::Frame)
@@ -424,24 +432,54 @@ mod tests {
     #[test]
     fn model_answers_a_plain_frame_session() {
         let mut input = client_hello(b"");
-        input.extend(encode_frame(kind::DATA, b"hi"));
+        input.extend(data(b"hi"));
         let out = serve(&frame_config(), &input);
         let mut want = server_hello(&frame_config());
-        want.extend(encode_frame(kind::DATA, b"HI"));
-        want.extend(encode_frame(kind::CLOSE, b""));
+        want.extend(data(b"HI"));
+        want.extend(close_frame());
         assert_eq!(out.output, want);
         assert_eq!(out.close, CloseReason::EndOfInput);
     }
 
     #[test]
-    fn model_decodes_what_it_encodes() {
-        let mut bytes = encode_frame(kind::PING, b"abc");
-        bytes.extend(encode_frame(kind::CLOSE, b""));
-        bytes.extend_from_slice(&[1, 0, 0]);
-        let (frames, left) = decode_frames(&bytes);
-        assert_eq!(frames.len(), 2);
-        assert_eq!(frames[0].payload, b"abc");
-        assert_eq!(frames[1].kind, kind::CLOSE);
-        assert_eq!(left, 3);
+    fn drain_boundaries_are_the_ends_of_begun_requests() {
+        let line = Config::default().with_framing(Framing::Line);
+        let input = b"one\ntwo\nthree";
+        let ends: Vec<_> = (0..=input.len() + 1)
+            .map(|m| drain_boundary(&line, input, m))
+            .collect();
+        let mut want = vec![Some(0), Some(4), Some(4), Some(4), Some(4)];
+        want.extend([Some(8); 4]);
+        want.extend([None; 6]);
+        assert_eq!(ends, want);
+
+        let input = [client_hello(b""), data(b"ab"), ping(b"")].concat();
+        let at = |m| drain_boundary(&frame_config(), &input, m);
+        assert_eq!(at(0), Some(0));
+        assert_eq!(at(1), Some(11));
+        assert_eq!(at(11), Some(11));
+        assert_eq!(at(12), Some(18));
+        assert_eq!(at(19), Some(23));
+        assert_eq!(at(23), Some(23));
+        assert_eq!(drain_boundary(&frame_config(), &input[..20], 19), None);
+
+        let raw = Config::default().with_framing(Framing::Raw);
+        assert_eq!(drain_boundary(&raw, b"abc", 2), Some(2));
+        assert_eq!(drain_boundary(&raw, b"abc", 4), None);
+    }
+
+    #[test]
+    fn a_drain_answers_the_begun_line_and_nothing_after() {
+        let line = Config::default().with_framing(Framing::Line);
+        let m = serve_shutdown(&line, b"one\ntwo\nthree\n", 6);
+        assert_eq!(m.output, b"ONE\nTWO\n");
+        assert_eq!(m.close, CloseReason::Shutdown);
+        let m = serve_shutdown(&line, b"one\ntw", 6);
+        assert_eq!(
+            (m.output.as_slice(), m.close),
+            (&b"ONE\nTW"[..], CloseReason::EndOfInput)
+        );
+        let m = serve_shutdown_silent(&line, b"one\ntw", 6);
+        assert_eq!(m.close, CloseReason::DrainTimeout);
     }
 }
