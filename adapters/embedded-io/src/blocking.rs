@@ -75,7 +75,8 @@ where
     /// Serves until there is nothing more to do: in [`LinkMode::Stream`]
     /// until the session has closed and its last byte was written and
     /// flushed; in [`LinkMode::Continuous`] until the link's input ends
-    /// (which a UART never does) and the last session is finished.
+    /// (which a UART never does), or [`BlockingServer::shutdown`] was
+    /// called, and the last session is finished.
     ///
     /// `Interrupted` is retried (at most [`crate::INTERRUPTED_RETRIES`]
     /// times in a row); any other error ends the call. The driver stays
@@ -108,15 +109,10 @@ where
                 return Ok(self.summary());
             }
             let link = &mut self.link;
-            let Some(room) = self.engine.rx_room() else {
-                // No room and nothing to send means the session took
-                // nothing from a full buffer into an empty window, which
-                // the core never does; after end of input the session
-                // closes on its own. Either way, calling again is the
-                // only way on, and returning avoids spinning.
-                if self.engine.input_ended() && self.engine.process(self.clock.now()) {
-                    continue;
-                }
+            let Some(room) = self.engine.input_room() else {
+                // Nothing to send, and the session does not ask for
+                // input: there is nothing a blocking read could help
+                // with, so return rather than block or spin.
                 return Ok(self.summary());
             };
             match retry(|| link.read(room)) {
@@ -126,6 +122,22 @@ where
                 Err(e) => return Err(Error::Read(e)),
             }
         }
+    }
+
+    /// Starts a drain, for a shutdown signal, at `clock.now()`: the bytes
+    /// this driver holds read but unanswered are answered, then the rest
+    /// of a request they began, and nothing after; no new session starts
+    /// on a continuous link. [`BlockingServer::run`] then sends the last
+    /// bytes and returns. `run` blocks in `read`, so this is called
+    /// between runs: before the first, or after `run` returned an error.
+    ///
+    /// The bytes waiting are the ones the driver holds: bytes still in
+    /// the link (a UART's FIFO, a socket's receive queue) cannot be
+    /// counted through `embedded-io`, so they are answered only as the
+    /// rest of a request already begun.
+    pub fn shutdown(&mut self) {
+        let now = self.clock.now();
+        self.engine.shutdown(now);
     }
 
     fn summary(&self) -> Summary {

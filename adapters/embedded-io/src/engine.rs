@@ -1,9 +1,15 @@
 //! The link-independent part of both drivers: the session (or the chain of
-//! sessions on a UART), the caller's two buffers, and the rules of the core
-//! about end of input, timeouts and closing.
+//! sessions on a UART) and the caller's two buffers.
+//!
+//! The engine knows none of the protocol's rules. It tells the session
+//! what the link did (bytes, end of input, a shutdown, the clock) at the
+//! moment it happens, and does what each call's [`Next`] asks: read
+//! ([`Next::Input`]), wait for the link to take output ([`Next::Output`]),
+//! or end the session ([`Next::Finished`]), which on a continuous link
+//! means starting the next one.
 
 use heapless::Deque;
-use shout_core::{Config, Event, Framing, Instant, Server, State};
+use shout_core::{Config, Event, Framing, Instant, Next, Server, State, ValidConfig};
 
 use crate::{LinkMode, SetupError};
 
@@ -12,21 +18,22 @@ use crate::{LinkMode, SetupError};
 const EVENT_SLOTS: usize = 4;
 
 pub(crate) struct Engine<'a> {
-    config: Config,
+    config: ValidConfig,
     mode: LinkMode,
     server: Server,
-    /// The link's end of input has been delivered to the current session.
-    eof_delivered: bool,
+    /// What the session asked for in its latest answer.
+    next: Next,
     rx: &'a mut [u8],
     rx_start: usize,
     rx_end: usize,
     tx: &'a mut [u8],
     tx_start: usize,
     tx_end: usize,
-    /// The link said its input ended (`Ok(0)`).
+    /// The link said its input ended (`Ok(0)`): nothing more is read, and
+    /// every session from now on hears of it as soon as it starts.
     input_ended: bool,
-    /// No session runs and none will start.
-    over: bool,
+    /// [`Engine::shutdown`] was called: no new session starts.
+    shut_down: bool,
     events: Deque<Event, EVENT_SLOTS>,
     pub(crate) sessions_ended: u32,
     pub(crate) received: u64,
@@ -41,6 +48,7 @@ impl<'a> Engine<'a> {
         tx: &'a mut [u8],
         now: Instant,
     ) -> Result<Self, SetupError> {
+        let config = config.validate()?;
         if rx.is_empty() {
             return Err(SetupError::EmptyRxBuffer);
         }
@@ -52,18 +60,20 @@ impl<'a> Engine<'a> {
             && !config.transform.is_length_preserving()
             && rx.len() < config.max_payload as usize
         {
-            // The session answers such a DATA only once its whole payload
-            // is offered at once (raw and line stream whatever the transform).
+            // Such a session answers a DATA only once its whole payload is
+            // offered at once (`Next::Input { min }` asks for up to
+            // `max_payload` bytes); raw and line stream whatever the
+            // transform, and so does ascii. With this checked, `rx` can
+            // always hold what the session asks for.
             return Err(SetupError::RxBufferTooSmall {
                 needed: config.max_payload as usize,
             });
         }
-        let server = Server::new(config, now)?;
         Ok(Engine {
             config,
             mode,
-            server,
-            eof_delivered: false,
+            server: Server::new(config, now),
+            next: Next::Input { min: 1 },
             rx,
             rx_start: 0,
             rx_end: 0,
@@ -71,7 +81,7 @@ impl<'a> Engine<'a> {
             tx_start: 0,
             tx_end: 0,
             input_ended: false,
-            over: false,
+            shut_down: false,
             events: Deque::new(),
             sessions_ended: 0,
             received: 0,
@@ -84,13 +94,21 @@ impl<'a> Engine<'a> {
         &self.server
     }
 
-    /// Every byte has been sent and nothing more will ever be produced.
-    pub(crate) fn finished(&self) -> bool {
-        self.over && self.tx_start == self.tx_end
+    /// Bytes read from the link that no session has taken yet.
+    fn held(&self) -> usize {
+        self.rx_end - self.rx_start
     }
 
-    pub(crate) fn input_ended(&self) -> bool {
-        self.input_ended
+    /// No session will follow the current one: a connection has only one,
+    /// a shutdown starts none, and after the end of input a new one starts
+    /// only for bytes still held.
+    fn is_last_session(&self) -> bool {
+        self.mode == LinkMode::Stream || self.shut_down || (self.input_ended && self.held() == 0)
+    }
+
+    /// Every byte has been sent and nothing more will ever be produced.
+    pub(crate) fn finished(&self) -> bool {
+        self.server.is_finished() && self.is_last_session() && self.tx_start == self.tx_end
     }
 
     /// Output waiting for the link.
@@ -107,15 +125,18 @@ impl<'a> Engine<'a> {
             self.tx_start = 0;
             self.tx_end = 0;
         }
-        if n > 0 && !self.over {
+        if n > 0 {
             // Output the link took late still counts as activity.
             self.server.handle_transmitted(now);
         }
     }
 
-    /// Free room to read into, if reading makes sense now.
+    /// Free room to read into, if anything read could still be answered:
+    /// the input has not ended and a session is, or will be, there to
+    /// take it. Reading ahead of what the session asks for is fine (a
+    /// UART's FIFO is small); [`Engine::input_room`] is what it needs.
     pub(crate) fn rx_room(&mut self) -> Option<&mut [u8]> {
-        if self.input_ended || self.over {
+        if self.input_ended || (self.server.is_closed() && self.is_last_session()) {
             return None;
         }
         if self.rx_start == self.rx_end {
@@ -132,6 +153,17 @@ impl<'a> Engine<'a> {
         Some(&mut self.rx[self.rx_end..])
     }
 
+    /// Room to read into when the session cannot go on without input
+    /// ([`Next::Input`]); `None` when it waits for something else. The
+    /// session asks for at most `min` held bytes, which the setup check
+    /// makes sure `rx` can hold, so while it asks there is room.
+    pub(crate) fn input_room(&mut self) -> Option<&mut [u8]> {
+        match self.next {
+            Next::Input { .. } => self.rx_room(),
+            _ => None,
+        }
+    }
+
     /// `n` bytes were read into [`Engine::rx_room`].
     pub(crate) fn commit_received(&mut self, n: usize) {
         let n = n.min(self.rx.len() - self.rx_end);
@@ -139,17 +171,33 @@ impl<'a> Engine<'a> {
         self.received += n as u64;
     }
 
-    /// The link's input ended. The session hears of it once it has taken
-    /// every byte read before (or can take no more of them): on a
-    /// continuous link those bytes may still start further sessions, and
-    /// only the last one sees the end.
+    /// The link's input ended: the session hears of it at once, with the
+    /// count of bytes it has not taken yet, and ends right after them. On
+    /// a continuous link those bytes may begin further sessions; each is
+    /// told the same as it starts ([`Engine::start_session`]).
     pub(crate) fn end_of_input(&mut self) {
         self.input_ended = true;
+        if !self.server.is_closed() {
+            self.server.handle_end_of_input(self.held());
+        }
+        self.collect_events();
+    }
+
+    /// Drains: the bytes held in `rx` are what was waiting, so they are
+    /// answered, then the rest of a request they began, and nothing after;
+    /// no new session starts. Bytes still inside the link (a UART's FIFO,
+    /// a socket's queue) cannot be counted from here and are not waiting.
+    pub(crate) fn shutdown(&mut self, now: Instant) {
+        self.shut_down = true;
+        if !self.server.is_closed() {
+            self.server.shutdown(now, self.held());
+        }
+        self.collect_events();
     }
 
     /// The next instant [`Engine::check_timeouts`] has work to do, if any.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        if self.over || self.idle_restart_is_noop() {
+        if self.idle_restart_is_noop() {
             return None;
         }
         self.server.poll_timeout()
@@ -159,11 +207,8 @@ impl<'a> Engine<'a> {
     pub(crate) fn check_timeouts(&mut self, now: Instant) -> bool {
         match self.poll_timeout() {
             Some(deadline) if now >= deadline => {
-                let was_closed = self.server.is_closed();
                 self.server.handle_timeout(now);
-                if self.server.is_closed() && !was_closed {
-                    self.sessions_ended += 1;
-                }
+                self.collect_events();
                 true
             }
             _ => false,
@@ -182,8 +227,13 @@ impl<'a> Engine<'a> {
         self.events.pop_front()
     }
 
+    /// Moves the session's events into the driver's queue, counting the
+    /// sessions that closed (each closes exactly once).
     fn collect_events(&mut self) {
         while let Some(e) = self.server.poll_event() {
+            if matches!(e, Event::Closed(_)) {
+                self.sessions_ended += 1;
+            }
             if self.events.is_full() {
                 // Full: forget the oldest.
                 self.events.pop_front();
@@ -192,90 +242,62 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Moves as much input through the session into `tx` as fits, starting
-    /// new sessions on a continuous link; true when anything changed.
+    /// A fresh session after the last one finished, on a continuous link.
+    fn start_session(&mut self, now: Instant) {
+        self.collect_events();
+        self.server = Server::new(self.config, now);
+        if self.input_ended {
+            self.server.handle_end_of_input(self.held());
+        }
+    }
+
+    /// Answers as much of `rx` into `tx` as the session will, starting new
+    /// sessions on a continuous link; true when anything changed. Returns
+    /// when the session asks for input, when `tx` is full, or when the
+    /// last session is finished.
+    ///
+    /// On a continuous link the bytes after a session's end belong to the
+    /// next session. The call that closes a session consumes exactly up to
+    /// where it ended (the core guarantees it; `tests/core_contract.rs`
+    /// pins it), and a closed session is only flushed, never offered
+    /// input, so the rest stays in `rx` for the next session.
     pub(crate) fn process(&mut self, now: Instant) -> bool {
-        let mut progress = false;
+        let mut moved = false;
         loop {
-            self.collect_events();
-            if self.over {
-                return progress;
-            }
-            let more_input = self.rx_start < self.rx_end;
-            if self.server.is_finished() {
-                if self.mode == LinkMode::Stream || (self.input_ended && !more_input) {
-                    self.over = true;
-                    return true;
-                }
-                match Server::new(self.config, now) {
-                    Ok(s) => self.server = s,
-                    Err(_) => {
-                        // Cannot happen: the same config was accepted at setup.
-                        self.over = true;
-                        return true;
-                    }
-                }
-                self.eof_delivered = false;
-                progress = true;
-                continue;
-            }
-            let was_closed = self.server.is_closed();
-            if self.input_ended && !self.eof_delivered && !more_input && !was_closed {
-                self.server.handle_end_of_input();
-                self.eof_delivered = true;
-                progress = true;
-            }
             if self.tx_start == self.tx_end {
                 self.tx_start = 0;
                 self.tx_end = 0;
             }
-            let (consumed, produced) = self.feed(now);
-            self.rx_start += consumed;
-            self.tx_end += produced;
+            let window = &mut self.tx[self.tx_end..];
+            let p = if self.server.is_closed() {
+                self.server.poll_output(now, window)
+            } else {
+                let input = &self.rx[self.rx_start..self.rx_end];
+                self.server.handle_input(now, input, window)
+            };
+            self.rx_start += p.consumed;
+            self.tx_end += p.produced;
             if self.rx_start == self.rx_end {
                 self.rx_start = 0;
                 self.rx_end = 0;
             }
-            let closed_now = self.server.is_closed() && !was_closed;
-            if closed_now {
-                self.sessions_ended += 1;
-            }
-            if consumed == 0 && produced == 0 && !closed_now {
-                let starved = self.input_ended
-                    && !self.eof_delivered
-                    && !self.server.is_closed()
-                    && self.tx_end < self.tx.len();
-                if !starved {
-                    return progress;
+            self.next = p.next;
+            self.collect_events();
+            let progress = p.consumed > 0 || p.produced > 0;
+            moved |= progress;
+            match p.next {
+                Next::Finished if self.is_last_session() => return moved,
+                Next::Finished => {
+                    self.start_session(now);
+                    moved = true;
                 }
-                // The session waits for more than the link will ever send
-                // (a unicode DATA cut off by the end of input): now it
-                // must hear of the end.
-                self.server.handle_end_of_input();
-                self.eof_delivered = true;
+                // More output waits: go on while the window has room left
+                // and the session moves.
+                Next::Output if progress && self.tx_end < self.tx.len() => {}
+                // `Next::Input`: the driver reads; `Next::Output`: the
+                // driver sends, which makes room.
+                _ => return moved,
             }
-            progress = true;
         }
-    }
-
-    /// One `handle_input` call on the waiting input and the free part of
-    /// `tx`. A closed session is offered no input, only the chance to flush
-    /// what it still holds.
-    ///
-    /// On a continuous link the bytes after a session's end belong to the
-    /// next session. The call that closes a session consumes exactly up to
-    /// where it ended, whatever was offered at once (the core guarantees
-    /// it; `tests/core_contract.rs` pins it), so the rest stays in `rx` for
-    /// the next session.
-    fn feed(&mut self, now: Instant) -> (usize, usize) {
-        let input: &[u8] = if self.server.is_closed() {
-            &[]
-        } else {
-            &self.rx[self.rx_start..self.rx_end]
-        };
-        let p = self
-            .server
-            .handle_input(now, input, &mut self.tx[self.tx_end..]);
-        (p.consumed, p.produced)
     }
 }

@@ -21,6 +21,10 @@
 //! [`LinkMode::Stream`] is a connection: `Ok(0)` from `read` is the end of
 //! the client's input, one session runs, and the driver is finished when it
 //! has sent the session's last byte (the caller then closes the socket).
+//! The session hears of the end at once, with the count of bytes the
+//! driver still holds for it, and ends right after those: the driver never
+//! works out by itself whether a session is starved or done, it does what
+//! each answer of the core says comes next (read, send, or end).
 //!
 //! [`LinkMode::Continuous`] is a UART: nothing ever ends the input, so when a
 //! session closes (CLOSE, ERROR, or a raw/line session's idle timeout) a new
@@ -31,7 +35,18 @@
 //! client may send the next HELLO right behind a CLOSE. Line noise between
 //! sessions is answered per the contract (a stray NUL starts a frame session
 //! that ends in an ERROR; anything else is a raw session that echoes until
-//! the link is quiet for the idle timeout) and then forgotten.
+//! the link is quiet for the idle timeout) and then forgotten. If the
+//! link's input does end, each session that starts on the bytes still held
+//! is told so as it starts.
+//!
+//! ## Shutdown
+//!
+//! [`NbServer::shutdown`] (and [`BlockingServer::shutdown`] between runs)
+//! drains as the contract's rule 7 asks: the bytes the driver holds are
+//! answered, then the rest of a request they began, and the session closes
+//! (by the drain timeout at the latest); no new session starts. Bytes
+//! still in the link (a UART's FIFO) cannot be counted through
+//! `embedded-io`, so they are not among those waiting.
 //!
 //! ## Buffers
 //!
@@ -47,8 +62,6 @@
 //! passes `now` to [`NbServer::poll`], or gives [`BlockingServer`] a
 //! [`Clock`]. A SysTick counter is enough.
 #![no_std]
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod blocking;
 mod engine;
@@ -93,7 +106,8 @@ impl<F: FnMut() -> Instant> Clock for F {
 /// Why a driver could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetupError {
-    /// The core refused the configuration.
+    /// The core refused the configuration ([`Config::validate`]); it is
+    /// checked once, here, and every session is made from the result.
     Config(shout_core::ConfigError),
     /// The receive buffer is empty: nothing could ever be read.
     EmptyRxBuffer,
@@ -185,7 +199,8 @@ pub struct Progress {
     /// by a fresh one).
     pub sessions_ended: usize,
     /// Nothing more will ever happen on this link: its session is over
-    /// ([`LinkMode::Stream`]) or its input ended, and every byte was sent.
+    /// ([`LinkMode::Stream`]), or its input ended or it was shut down and
+    /// its last session is over, and every byte was sent.
     pub finished: bool,
 }
 

@@ -113,10 +113,25 @@ where
     }
 
     /// When the session next needs [`NbServer::poll`] even if the link
-    /// stays quiet (its idle timeout), if ever. Between now and then only
+    /// stays quiet (its idle timeout or drain deadline), if ever. Between now and then only
     /// the link's own readiness can change anything.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.engine.poll_timeout()
+    }
+
+    /// Starts a drain, for a shutdown signal: the bytes this driver holds
+    /// read but unanswered are what was waiting, so they are answered,
+    /// then the rest of a request they began, and nothing after; the
+    /// session closes there (a frame session with CLOSE) or at `now` plus
+    /// the drain timeout, whichever comes first. No new session starts on
+    /// a continuous link: keep polling until [`Progress::finished`].
+    ///
+    /// Bytes still inside the link (a UART's FIFO, a socket's receive
+    /// queue) cannot be counted through `embedded-io`, so they are not
+    /// among those waiting; a [`NbServer::poll`] just before this call
+    /// reads in what the link has ready, if there is room.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.engine.shutdown(now);
     }
 
     /// True once the link's work is done (see [`Progress::finished`]).

@@ -4,11 +4,15 @@
 
 mod common;
 
-use common::{frame, hello, reference, server_hello, Behaviour, Op, TestLink, KINDS};
+use common::{
+    frame, hello, reference, reference_shutdown, server_hello, Behaviour, Op, TestLink, KINDS,
+};
 use embedded_io::ErrorKind;
 use proptest::prelude::*;
+use shout_core::wire::ErrorCode;
 use shout_core::{Config, Duration, Framing, Instant, TransformKind};
 use shout_embedded_io::{BlockingServer, Error, LinkMode, NbServer, Progress, SetupError};
+use shout_testkit::frames;
 
 const MAX_PAYLOAD: u32 = 64;
 
@@ -321,6 +325,88 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Rule 7 through the non-blocking driver over a connection: the
+    /// signal comes before poll number `polls`, with the bytes read so far
+    /// waiting; the link carries what the test kit's model says a drain
+    /// from that byte on answers.
+    #[test]
+    fn nb_shutdown_matches_the_model(
+        framing in framing(), input in link_input(), b in behaviour(),
+        polls in 0usize..30, rx in buf_size(), tx in buf_size(),
+    ) {
+        let cfg = config(framing);
+        let mut link = TestLink::new(&input, b);
+        let (mut rxb, mut txb) = (vec![0u8; rx], vec![0u8; tx]);
+        let mut mark = None;
+        let mut finished = false;
+        {
+            let mut server = NbServer::new(
+                &mut link, cfg, LinkMode::Stream, &mut rxb, &mut txb, Instant::ZERO,
+            ).unwrap();
+            for i in 0..200_000 {
+                if i == polls {
+                    mark = Some(server.link().read_so_far());
+                    server.shutdown(Instant::ZERO);
+                }
+                match server.poll(Instant::ZERO) {
+                    Ok(p) if p.finished => {
+                        finished = true;
+                        break;
+                    }
+                    Ok(_) | Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(e)) => panic!("{e}"),
+                }
+            }
+        }
+        prop_assert!(finished, "driver never finished");
+        let want = match mark {
+            Some(mark) => shout_testkit::model::serve_shutdown(&cfg, &input, mark).output,
+            None => shout_testkit::model::serve(&cfg, &input).output,
+        };
+        prop_assert_eq!(shout_testkit::show(&link.output), shout_testkit::show(&want));
+    }
+
+    /// The same through the blocking driver: a read fails, the signal
+    /// comes, `run` goes on.
+    #[test]
+    fn blocking_shutdown_matches_the_model(
+        framing in framing(), mode in mode(), input in link_input(), b in behaviour(),
+        fail_at in 1u32..20, rx in buf_size(), tx in buf_size(),
+    ) {
+        let cfg = config(framing);
+        let b = Behaviour {
+            not_ready_pct: 0,
+            fail: Some((Op::Read, fail_at, ErrorKind::Other)),
+            ..b
+        };
+        let mut link = TestLink::new(&input, b);
+        let (mut rxb, mut txb) = (vec![0u8; rx], vec![0u8; tx]);
+        let clock = || Instant::ZERO;
+        let mut mark = None;
+        {
+            let mut server =
+                BlockingServer::new(&mut link, clock, cfg, mode, &mut rxb, &mut txb).unwrap();
+            if let Err(e) = server.run() {
+                prop_assert_eq!(e, Error::Read(ErrorKind::Other));
+                mark = Some(server.link().read_so_far());
+                server.shutdown();
+                server.run().unwrap();
+            }
+            prop_assert!(server.is_finished());
+        }
+        // The blocking driver reads only when the session asks for input,
+        // so at the failed read the session open has taken every byte read.
+        let want = match mark {
+            Some(mark) => reference_shutdown(cfg, mode, &input, mark),
+            None => reference(cfg, mode, &input).1,
+        };
+        prop_assert_eq!(shout_testkit::show(&link.output), shout_testkit::show(&want));
+    }
+}
+
 // ---- exact cases ----------------------------------------------------------
 
 /// Two frame sessions sent back to back in one read: the second HELLO
@@ -410,9 +496,10 @@ fn uart_recovers_from_noise_after_idle_timeout() {
     // The frame session refused the header (too large: ERROR 4) and the
     // rest ("zz") started a raw session, which echoes.
     let mut want = Vec::new();
-    let mut err = vec![0u8, 4];
-    err.extend_from_slice(b"frame too large (limit 1048576 bytes)");
-    want.extend(frame(5, &err));
+    want.extend(frames::error_frame(
+        ErrorCode::FrameTooLarge,
+        "frame too large (limit 1048576 bytes)",
+    ));
     want.extend_from_slice(b"ZZ");
     assert_eq!(server.link().output, want);
     assert_eq!(p.sessions_ended, 1);
@@ -468,10 +555,8 @@ fn frame_session_idle_timeout_sends_error_5_and_restarts() {
     assert_eq!(server.poll_timeout(), Some(t0 + idle));
     let p = settle(&mut server, t0 + idle);
     assert_eq!(p.sessions_ended, 1);
-    let mut err = vec![0u8, 5];
-    err.extend_from_slice(b"idle timeout");
     let mut want = server_hello(1 << 20);
-    want.extend(frame(5, &err));
+    want.extend(frames::error_frame(ErrorCode::IdleTimeout, "idle timeout"));
     assert_eq!(server.link().output, want);
     assert_eq!(server.poll_timeout(), None);
     assert_eq!(
@@ -661,5 +746,149 @@ fn every_error_kind_on_every_call() {
                 }
             }
         }
+    }
+}
+
+// ---- shutdown ---------------------------------------------------------------
+
+/// Rule 7 on a UART: the bytes held when the signal comes are answered
+/// (here they wait in `rx` because the link takes no output), bytes that
+/// arrive later are not, and no new session starts after the drain.
+#[test]
+fn nb_shutdown_answers_the_bytes_held_and_starts_no_new_session() {
+    let mut link = TestLink::new(
+        b"abcdefgh",
+        Behaviour {
+            eof: false,
+            ..Behaviour::plain()
+        },
+    );
+    link.write_blocked = true;
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 4]);
+    let now = Instant::ZERO;
+    let mut server = NbServer::new(
+        &mut link,
+        config(Framing::Raw),
+        LinkMode::Continuous,
+        &mut rx,
+        &mut tx,
+        now,
+    )
+    .unwrap();
+    let p = settle(&mut server, now);
+    assert_eq!((p.received, p.sent), (8, 0));
+    // "ABCD" fills tx; "efgh" waits in rx.
+    server.shutdown(now);
+    assert_eq!(server.session().state(), shout_core::State::Draining);
+    server.link_mut().push_input(b"ijk");
+    server.link_mut().write_blocked = false;
+    let p = settle(&mut server, now);
+    assert!(p.finished && server.is_finished());
+    assert_eq!(p.sessions_ended, 1);
+    assert_eq!(server.link().output, b"ABCDEFGH");
+    assert_eq!(server.poll_timeout(), None);
+    assert_eq!(
+        server.poll_event(),
+        Some(shout_core::Event::Opened(Framing::Raw))
+    );
+    assert_eq!(
+        server.poll_event(),
+        Some(shout_core::Event::Closed(shout_core::CloseReason::Shutdown))
+    );
+    // Finished stays finished: "ijk" is never answered.
+    assert!(server.poll(now).unwrap().finished);
+    assert_eq!(link.output, b"ABCDEFGH");
+}
+
+/// Rule 7 for frames: a DATA whose header was in when the signal came is
+/// finished once the rest of it arrives (a unicode one is answered whole),
+/// the DATA after it is not, and the session closes with CLOSE.
+#[test]
+fn nb_shutdown_finishes_the_request_begun() {
+    shutdown_finishes_the_request_begun(TransformKind::Ascii);
+}
+
+/// The same with a unicode DATA, whose response waits for its whole
+/// payload: only 2 payload bytes were waiting at the shutdown, yet the
+/// begun request is taken whole and answered, `DATA "STRASS"` then CLOSE,
+/// as the test kit's model (`serve_shutdown`) says.
+#[test]
+fn nb_shutdown_finishes_a_unicode_request_begun() {
+    shutdown_finishes_the_request_begun(TransformKind::Unicode);
+}
+
+fn shutdown_finishes_the_request_begun(transform: TransformKind) {
+    {
+        let cfg = config(Framing::Auto).with_transform(transform);
+        let mut input = hello();
+        input.extend_from_slice(&frames::header(1u8, 6));
+        input.extend_from_slice("st".as_bytes());
+        let mut link = TestLink::new(
+            &input,
+            Behaviour {
+                eof: false,
+                ..Behaviour::plain()
+            },
+        );
+        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+        let now = Instant::ZERO;
+        let mut server =
+            NbServer::new(&mut link, cfg, LinkMode::Continuous, &mut rx, &mut tx, now).unwrap();
+        settle(&mut server, now);
+        server.shutdown(now);
+        let mut rest = "raß".as_bytes().to_vec(); // "straß": 6 bytes
+        rest.extend(frames::data(b"not answered"));
+        server.link_mut().push_input(&rest);
+        let p = settle(&mut server, now);
+        assert!(
+            p.finished,
+            "{transform:?} not finished: {:?}",
+            server.session().state()
+        );
+        let mut want = frames::server_hello_with(MAX_PAYLOAD, transform);
+        let upper = if transform == TransformKind::Unicode {
+            frames::data(b"STRASS")
+        } else {
+            frames::data("STRAß".as_bytes())
+        };
+        want.extend(upper);
+        want.extend(frames::close());
+        assert_eq!(
+            shout_testkit::show(&server.link().output),
+            shout_testkit::show(&want),
+            "{transform:?}"
+        );
+    }
+}
+
+/// The blocking driver drains between runs: the begun line is finished,
+/// the next is not, and `run` then returns finished.
+#[test]
+fn blocking_shutdown_between_runs_finishes_the_begun_line() {
+    for mode in [LinkMode::Stream, LinkMode::Continuous] {
+        let b = Behaviour {
+            fail: Some((Op::Read, 2, ErrorKind::Other)),
+            ..Behaviour::plain()
+        };
+        let mut link = TestLink::new(b"one\ntw", b);
+        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+        let clock = || Instant::ZERO;
+        let mut server = BlockingServer::new(
+            &mut link,
+            clock,
+            config(Framing::Line),
+            mode,
+            &mut rx,
+            &mut tx,
+        )
+        .unwrap();
+        assert_eq!(server.run(), Err(Error::Read(ErrorKind::Other)));
+        server.shutdown();
+        server.link_mut().push_input(b"o\nthree\n");
+        let summary = server.run().unwrap();
+        assert!(server.is_finished(), "{mode:?}");
+        assert_eq!(summary.sessions_ended, 1);
+        assert_eq!(server.link().output, b"ONE\nTWO\n", "{mode:?}");
+        assert_eq!(server.link().eofs, 0, "{mode:?}");
     }
 }

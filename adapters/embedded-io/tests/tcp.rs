@@ -1,6 +1,6 @@
 //! The blocking driver over a real TCP socket on 127.0.0.1, through
-//! `embedded-io-adapters`' `FromStd`, against a `shout_core::Client`-based
-//! client.
+//! `embedded-io-adapters`' `FromStd`, against a client built on
+//! `shout_core::RequestEncoder` and `shout_core::ReplyDecoder`.
 
 mod common;
 
@@ -11,8 +11,10 @@ use std::time::Duration as StdDuration;
 
 use common::client::{expected_replies, expected_wire, frame_session, mixed_requests};
 use embedded_io_adapters::std::FromStd;
+use shout_core::wire::ErrorCode;
 use shout_core::{Config, Duration, Instant};
 use shout_embedded_io::{BlockingServer, Error, LinkMode, Summary};
+use shout_testkit::frames;
 
 const LIMIT: StdDuration = StdDuration::from_secs(20);
 
@@ -115,9 +117,10 @@ fn truncated_frame_gets_error_1() {
     let mut got = Vec::new();
     stream.read_to_end(&mut got).unwrap();
     let mut want = common::server_hello(1 << 20);
-    let mut err = vec![0, 1];
-    err.extend_from_slice(b"frame cut off by end of input");
-    want.extend(common::frame(5, &err));
+    want.extend(frames::error_frame(
+        ErrorCode::Malformed,
+        "frame cut off by end of input",
+    ));
     assert_eq!(got, want);
     server.join().unwrap().unwrap();
 }
@@ -136,9 +139,7 @@ fn idle_timeout_over_tcp() {
     stream.read_to_end(&mut got).unwrap();
     let waited = started.elapsed();
     let mut want = common::server_hello(1 << 20);
-    let mut err = vec![0, 5];
-    err.extend_from_slice(b"idle timeout");
-    want.extend(common::frame(5, &err));
+    want.extend(frames::error_frame(ErrorCode::IdleTimeout, "idle timeout"));
     assert_eq!(got, want);
     assert!(waited >= StdDuration::from_millis(150), "{waited:?}");
     assert!(waited < StdDuration::from_secs(5), "{waited:?}");

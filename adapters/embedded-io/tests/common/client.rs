@@ -1,64 +1,71 @@
-//! A SHOUT/1 test client over a std `TcpStream`, built on
-//! `shout_core::Client`: a writer thread sends while the caller reads, so
-//! large exchanges cannot deadlock on full socket buffers.
+//! A SHOUT/1 test client over a std `TcpStream`, built on the test kit's
+//! client (`shout_testkit::Requests`, through `shout_core::RequestEncoder`;
+//! replies through `shout_core::ReplyDecoder`): a writer thread sends
+//! while the caller reads, so large exchanges cannot deadlock on full
+//! socket buffers.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use shout_core::wire::Kind;
-use shout_core::{Client, Framing, Reply};
+use shout_core::wire::{Kind, ServerHello};
+use shout_core::{ReplyDecoder, TransformKind};
+use shout_testkit::{decode_replies, frames, Requests};
 
-/// A reply, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Owned {
-    Hello { max_payload: u32 },
-    Data(Vec<u8>),
-    Pong(Vec<u8>),
-    Close,
-    Error(u16, String),
-}
+/// A reply, owned: the test kit's.
+pub(crate) use shout_testkit::OwnedReply as Owned;
 
 /// What a frame session brought back.
-pub struct Session {
+pub(crate) struct Session {
     /// Every byte the server sent, as it came.
-    pub wire: Vec<u8>,
-    /// The same, decoded by `shout_core::Client`.
-    pub replies: Vec<Owned>,
+    pub(crate) wire: Vec<u8>,
+    /// The same, decoded by `shout_core::ReplyDecoder`.
+    pub(crate) replies: Vec<Owned>,
 }
 
 /// Sends HELLO, `requests` (DATA or PING), then CLOSE if `close`; reads
 /// until the server's CLOSE or ERROR (a UART does not end the link), all
 /// within `limit`.
-pub fn frame_session(
+pub(crate) fn frame_session(
     stream: &TcpStream,
     requests: &[(Kind, Vec<u8>)],
     close: bool,
     limit: Duration,
 ) -> Result<Session, String> {
-    let mut client = Client::new(Framing::Frame);
-    let mut out = Vec::new();
-    out.extend_from_slice(&Client::hello_frame());
+    let e = |e: shout_core::ClientError| e.to_string();
+    let mut client = Requests::frame(u32::MAX);
     for (kind, payload) in requests {
-        let h = client
-            .request_header(*kind, payload.len())
-            .map_err(|e| e.to_string())?;
-        out.extend_from_slice(&h);
-        out.extend_from_slice(payload);
+        match kind {
+            Kind::Data => client.data(payload),
+            Kind::Ping => client.ping(payload),
+            other => return Err(format!("{other:?} is not a request")),
+        }
+        .map_err(e)?;
     }
     if close {
-        out.extend_from_slice(&client.close_frame());
+        client.close().map_err(e)?;
     }
-    let writer = send_in_background(stream, out)?;
-    let result = read_replies(stream, &mut client, limit);
+    let writer = send_in_background(stream, client.bytes().to_vec())?;
+    let wire = read_replies(stream, &mut client.decoder().map_err(e)?, limit);
     writer
         .join()
         .map_err(|_| "writer thread panicked".to_string())??;
-    result
+    let wire = wire?;
+    let decoded = decode_replies(&mut client.decoder().map_err(e)?, &wire, &[]);
+    if let Some(err) = decoded.error {
+        return Err(err.to_string());
+    }
+    if let Some(partial) = decoded.partial {
+        return Err(format!("a reply cut off: {partial:?}"));
+    }
+    Ok(Session {
+        wire,
+        replies: decoded.replies,
+    })
 }
 
 /// Writes `bytes` on a clone of `stream` from another thread.
-pub fn send_in_background(
+pub(crate) fn send_in_background(
     stream: &TcpStream,
     bytes: Vec<u8>,
 ) -> Result<std::thread::JoinHandle<Result<(), String>>, String> {
@@ -72,73 +79,53 @@ pub fn send_in_background(
     }))
 }
 
+/// Reads what the server sends until `decoder` has seen its CLOSE or
+/// ERROR (or the link ends), within `limit`; returns the bytes.
 fn read_replies(
     stream: &TcpStream,
-    client: &mut Client,
+    decoder: &mut ReplyDecoder,
     limit: Duration,
-) -> Result<Session, String> {
+) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + limit;
     let mut wire = Vec::new();
-    let mut replies = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None; // (is_data, bytes)
     let mut buf = [0u8; 4096];
     let mut s = stream;
-    while !client.is_done() {
+    while !decoder.is_done() {
         let left = deadline
             .checked_duration_since(Instant::now())
-            .ok_or_else(|| format!("timed out after {} replies", replies.len()))?;
+            .ok_or_else(|| format!("timed out after {} bytes", wire.len()))?;
         s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .map_err(|e| e.to_string())?;
         let n = match s.read(&mut buf) {
             Ok(0) => {
-                client.handle_end_of_input().map_err(|e| e.to_string())?;
+                decoder.handle_end_of_input().map_err(|e| e.to_string())?;
                 break;
             }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("read after {} replies: {e}", replies.len())),
+            Err(e) => return Err(format!("read after {} bytes: {e}", wire.len())),
         };
         wire.extend_from_slice(&buf[..n]);
         let mut at = 0;
         while at < n {
-            let (used, reply) = client
+            let (used, _) = decoder
                 .handle_input(&buf[at..n])
                 .map_err(|e| e.to_string())?;
             at += used;
-            match reply {
-                None => {}
-                Some(Reply::Hello(h)) => replies.push(Owned::Hello {
-                    max_payload: h.max_payload,
-                }),
-                Some(Reply::Data { chunk, last }) | Some(Reply::Pong { chunk, last }) => {
-                    let is_data = matches!(reply, Some(Reply::Data { .. }));
-                    let p = partial.get_or_insert((is_data, Vec::new()));
-                    p.1.extend_from_slice(chunk);
-                    if last {
-                        let (d, bytes) = partial.take().unwrap();
-                        replies.push(if d {
-                            Owned::Data(bytes)
-                        } else {
-                            Owned::Pong(bytes)
-                        });
-                    }
-                }
-                Some(Reply::Close) => replies.push(Owned::Close),
-                Some(Reply::Error { code, reason }) => {
-                    replies.push(Owned::Error(code, reason.to_string()))
-                }
-                Some(Reply::Bytes(_)) => return Err("bytes reply on a frame client".into()),
-            }
             if used == 0 {
                 break;
             }
         }
     }
-    Ok(Session { wire, replies })
+    Ok(wire)
 }
 
 /// Reads exactly `n` bytes within `limit`.
-pub fn read_exactly(stream: &TcpStream, n: usize, limit: Duration) -> Result<Vec<u8>, String> {
+pub(crate) fn read_exactly(
+    stream: &TcpStream,
+    n: usize,
+    limit: Duration,
+) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + limit;
     let mut got = vec![0u8; n];
     let mut have = 0;
@@ -161,7 +148,7 @@ pub fn read_exactly(stream: &TcpStream, n: usize, limit: Duration) -> Result<Vec
 
 /// Reads whatever arrives until the link has been quiet for `quiet`
 /// (at most `limit` in all).
-pub fn read_until_quiet(stream: &TcpStream, quiet: Duration, limit: Duration) -> Vec<u8> {
+pub(crate) fn read_until_quiet(stream: &TcpStream, quiet: Duration, limit: Duration) -> Vec<u8> {
     let deadline = Instant::now() + limit;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -182,7 +169,7 @@ pub fn read_until_quiet(stream: &TcpStream, quiet: Duration, limit: Duration) ->
 
 /// 100 DATA of mixed sizes up to 4 KiB (0, 1, 4096 among them), then a
 /// PING: every byte value appears.
-pub fn mixed_requests(seed: u64) -> Vec<(Kind, Vec<u8>)> {
+pub(crate) fn mixed_requests(seed: u64) -> Vec<(Kind, Vec<u8>)> {
     let mut x = seed | 1;
     let mut next = move || {
         x ^= x << 13;
@@ -206,24 +193,35 @@ pub fn mixed_requests(seed: u64) -> Vec<(Kind, Vec<u8>)> {
 }
 
 /// The exact bytes a server must send for `requests` (+ CLOSE).
-pub fn expected_wire(max_payload: u32, requests: &[(Kind, Vec<u8>)], close: bool) -> Vec<u8> {
-    let mut w = super::server_hello(max_payload);
+pub(crate) fn expected_wire(
+    max_payload: u32,
+    requests: &[(Kind, Vec<u8>)],
+    close: bool,
+) -> Vec<u8> {
+    let mut w = frames::server_hello_with(max_payload, TransformKind::Ascii);
     for (kind, payload) in requests {
-        let (k, body) = match kind {
-            Kind::Data => (1u8, payload.to_ascii_uppercase()),
-            _ => (3u8, payload.clone()),
-        };
-        w.extend(super::frame(k, &body));
+        w.extend(match kind {
+            Kind::Data => frames::data(&payload.to_ascii_uppercase()),
+            _ => frames::pong(payload),
+        });
     }
     if close {
-        w.extend(super::frame(4, b""));
+        w.extend(frames::close());
     }
     w
 }
 
-/// The replies `shout_core::Client` must decode from [`expected_wire`].
-pub fn expected_replies(max_payload: u32, requests: &[(Kind, Vec<u8>)], close: bool) -> Vec<Owned> {
-    let mut v = vec![Owned::Hello { max_payload }];
+/// The replies `shout_core::ReplyDecoder` must decode from [`expected_wire`].
+pub(crate) fn expected_replies(
+    max_payload: u32,
+    requests: &[(Kind, Vec<u8>)],
+    close: bool,
+) -> Vec<Owned> {
+    let hello = ServerHello {
+        max_payload,
+        transform: TransformKind::Ascii,
+    };
+    let mut v = vec![Owned::Hello(hello)];
     for (kind, payload) in requests {
         v.push(match kind {
             Kind::Data => Owned::Data(payload.to_ascii_uppercase()),

@@ -1,15 +1,18 @@
 //! Shared by the host tests: an in-memory link that misbehaves on purpose,
-//! a reference model of what a link must carry, and SHOUT/1 input makers.
+//! what a link must carry (the test kit's model of a session, chained the
+//! way a UART chains sessions), and SHOUT/1 frames from the test kit's
+//! encoders.
 #![allow(dead_code)]
 
-pub mod client;
+pub(crate) mod client;
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
-use shout_core::{Config, Instant, Server};
+use shout_core::{Config, TransformKind};
 use shout_embedded_io::LinkMode;
+use shout_testkit::{frames, model, Driver, Plan};
 
 /// Every `ErrorKind` a link may report.
-pub const KINDS: [ErrorKind; 18] = [
+pub(crate) const KINDS: [ErrorKind; 18] = [
     ErrorKind::Other,
     ErrorKind::NotFound,
     ErrorKind::PermissionDenied,
@@ -32,7 +35,7 @@ pub const KINDS: [ErrorKind; 18] = [
 
 /// Which link call an injected failure hits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     ReadReady,
     Read,
     WriteReady,
@@ -41,28 +44,28 @@ pub enum Op {
 
 /// How a [`TestLink`] misbehaves.
 #[derive(Clone, Debug)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     /// Seed of the link's own random choices.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Largest read it returns (at least 1).
-    pub max_read: usize,
+    pub(crate) max_read: usize,
     /// Largest write it accepts (at least 1): short writes.
-    pub max_write: usize,
+    pub(crate) max_write: usize,
     /// Percent of readiness checks that say "not ready" though it is.
-    pub not_ready_pct: u32,
+    pub(crate) not_ready_pct: u32,
     /// Percent of read and write calls that fail with `Interrupted` first.
-    pub interrupted_pct: u32,
+    pub(crate) interrupted_pct: u32,
     /// Report end of input (`Ok(0)`) once the input is used up; otherwise
     /// the link just never becomes read-ready again, like a UART.
-    pub eof: bool,
+    pub(crate) eof: bool,
     /// Fail the n-th call of this kind once with this error.
-    pub fail: Option<(Op, u32, ErrorKind)>,
+    pub(crate) fail: Option<(Op, u32, ErrorKind)>,
     /// The n-th write returns `Ok(0)` once.
-    pub write_zero_at: Option<u32>,
+    pub(crate) write_zero_at: Option<u32>,
 }
 
 impl Behaviour {
-    pub fn plain() -> Self {
+    pub(crate) fn plain() -> Self {
         Behaviour {
             seed: 1,
             max_read: usize::MAX,
@@ -77,23 +80,25 @@ impl Behaviour {
 }
 
 /// An in-memory link: reads from a fixed input, records what is written.
-pub struct TestLink {
+pub(crate) struct TestLink {
     input: Vec<u8>,
     pos: usize,
-    pub output: Vec<u8>,
+    pub(crate) output: Vec<u8>,
     b: Behaviour,
     rng: u64,
     counts: [u32; 4],
     /// Failures it injected, in order.
-    pub injected: Vec<(Op, ErrorKind)>,
+    pub(crate) injected: Vec<(Op, ErrorKind)>,
     /// How many times it returned `Ok(0)` from read.
-    pub eofs: u32,
+    pub(crate) eofs: u32,
     /// How many times it returned `Ok(0)` from write.
-    pub zeros: u32,
+    pub(crate) zeros: u32,
+    /// While set, the link is never write-ready (a stalled receiver).
+    pub(crate) write_blocked: bool,
 }
 
 impl TestLink {
-    pub fn new(input: &[u8], b: Behaviour) -> Self {
+    pub(crate) fn new(input: &[u8], b: Behaviour) -> Self {
         TestLink {
             input: input.to_vec(),
             pos: 0,
@@ -104,21 +109,27 @@ impl TestLink {
             injected: Vec::new(),
             eofs: 0,
             zeros: 0,
+            write_blocked: false,
         }
     }
 
     /// All input has been read.
-    pub fn drained(&self) -> bool {
+    pub(crate) fn drained(&self) -> bool {
         self.pos == self.input.len()
     }
 
+    /// How many input bytes have been read.
+    pub(crate) fn read_so_far(&self) -> usize {
+        self.pos
+    }
+
     /// How many times `write` was called.
-    pub fn write_calls(&self) -> u32 {
+    pub(crate) fn write_calls(&self) -> u32 {
         self.counts[Op::Write as usize]
     }
 
     /// Appends input, as if more arrived on the wire.
-    pub fn push_input(&mut self, more: &[u8]) {
+    pub(crate) fn push_input(&mut self, more: &[u8]) {
         self.input.extend_from_slice(more);
     }
 
@@ -209,138 +220,117 @@ impl Write for TestLink {
 impl WriteReady for TestLink {
     fn write_ready(&mut self) -> Result<bool, ErrorKind> {
         self.call(Op::WriteReady)?;
-        Ok(!self.pct(self.b.not_ready_pct))
+        Ok(!self.write_blocked && !self.pct(self.b.not_ready_pct))
     }
 }
 
-/// What the link must carry for `input`, worked out by driving
-/// `shout_core::Server`s by hand through a large window; on a continuous
-/// link the input after a session's end starts the next one. Returns
-/// the output before the input ends (when nothing moves any more), and the
-/// whole output once the end of input was handled. Time stands still.
-pub fn reference(config: Config, mode: LinkMode, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let now = Instant::ZERO;
-    let mut out = Vec::new();
-    let mut window = [0u8; 256];
-    let mut server = Server::new(config, now).expect("test config is valid");
-    let mut i = 0;
-    let mut eof = false;
-    let mut before_end = None;
-    let mut budget = 10 * input.len() + 1000;
-    // A length-preserving session is fed one byte per call, so each
-    // session ends exactly at the byte that closed it. A unicode session
-    // answers a DATA only when its whole payload is offered at once, so it
-    // gets all the rest (only compared on connections, which end at the
-    // first close).
-    let one_at_a_time = config.transform.is_length_preserving();
-    loop {
-        budget -= 1;
-        assert!(budget > 0, "reference model stuck");
-        if server.is_finished() {
-            if mode == LinkMode::Stream || (i == input.len() && eof) {
-                break;
-            }
-            if i == input.len() {
-                // Everything answered; the end of input would only reach
-                // a fresh session, which closes without a byte.
-                before_end = Some(out.clone());
-                break;
-            }
-            server = Server::new(config, now).unwrap();
-            if eof {
-                server.handle_end_of_input();
-            }
-            continue;
-        }
-        let was_closed = server.is_closed();
-        let piece: &[u8] = if was_closed {
-            &[]
-        } else if one_at_a_time {
-            &input[i..(i + 1).min(input.len())]
-        } else {
-            &input[i..]
-        };
-        let p = server.handle_input(now, piece, &mut window);
-        out.extend_from_slice(&window[..p.produced]);
-        i += p.consumed;
-        if p.consumed == 0 && p.produced == 0 && server.is_closed() == was_closed {
-            assert!(!eof, "reference model stuck after end of input");
-            before_end = Some(out.clone());
-            eof = true;
-            server.handle_end_of_input();
-        }
-    }
-    (before_end.unwrap_or_else(|| out.clone()), out)
-}
-
-/// A frame: kind, u32 BE length, payload.
-pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![kind];
-    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// The client HELLO frame.
-pub fn hello() -> Vec<u8> {
-    frame(0, b"SHOUT\x01")
-}
-
-/// The server HELLO frame for a max_payload and the ascii transform.
-pub fn server_hello(max_payload: u32) -> Vec<u8> {
-    let mut p = b"SHOUT\x01".to_vec();
-    p.extend_from_slice(&max_payload.to_be_bytes());
-    p.push(0);
-    frame(0, &p)
+/// What the link must carry for `input`: the test kit's model of each
+/// session, chained as a continuous link chains them (the input after a
+/// session's end starts the next one). Returns the output while the input
+/// has not ended (everything up to the last byte answered, the last
+/// session still open), and the whole output once the input ended.
+pub(crate) fn reference(config: Config, mode: LinkMode, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    (
+        chain(config, mode, input, Then::Quiet),
+        chain(config, mode, input, Then::EndOfInput),
+    )
 }
 
 /// What a continuous link (a UART) must carry for `input` arriving as one
 /// burst that is then followed by silence longer than the idle timeout:
-/// [`reference`] without end of input, then the last session's idle
+/// the sessions [`reference`] chains, the last one ended by its idle
 /// timeout (a frame session sends ERROR 5, a raw one just ends).
-pub fn reference_burst_then_quiet(config: Config, input: &[u8]) -> Vec<u8> {
-    let now = Instant::ZERO;
+pub(crate) fn reference_burst_then_quiet(config: Config, input: &[u8]) -> Vec<u8> {
+    chain(config, LinkMode::Continuous, input, Then::Idle)
+}
+
+/// What the link must carry when a shutdown signal comes with the first
+/// `mark` bytes of `input` read, all of them taken by the session open
+/// then (so a driver that reads only when the session asks, with a
+/// transform that needs no more than a byte to go on). The sessions that
+/// closed on their own up to `mark` are answered as [`reference`] says; the
+/// open one drains as the test kit's model says (`serve_shutdown`); none
+/// starts after it.
+pub(crate) fn reference_shutdown(
+    config: Config,
+    mode: LinkMode,
+    input: &[u8],
+    mark: usize,
+) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut window = [0u8; 256];
-    let mut server = Server::new(config, now).expect("valid config");
-    let mut i = 0;
-    let mut budget = 10 * input.len() + 1000;
-    loop {
-        budget -= 1;
-        assert!(budget > 0, "reference model stuck");
-        if server.is_finished() {
-            if i == input.len() {
-                return out;
-            }
-            server = Server::new(config, now).unwrap();
-        }
-        let was_closed = server.is_closed();
-        let piece: &[u8] = if was_closed {
-            &[]
-        } else {
-            &input[i..(i + 1).min(input.len())]
-        };
-        let p = server.handle_input(now, piece, &mut window);
-        out.extend_from_slice(&window[..p.produced]);
-        i += p.consumed;
-        if p.consumed == 0 && p.produced == 0 && server.is_closed() == was_closed {
+    let mut at = 0;
+    // On a continuous link, the sessions that closed by `mark` come first.
+    while mode == LinkMode::Continuous && at < input.len() {
+        let rest = &input[at..];
+        let mut session = Driver::new(config, &Plan::new(&[], &[]));
+        session.push(rest);
+        session.answer();
+        let end = at + session.consumed();
+        if !session.server().is_finished() || end > mark {
             break;
         }
+        out.extend(model::serve(&config, rest).output);
+        at = end;
     }
-    assert_eq!(
-        i,
-        input.len(),
-        "a length-preserving session takes all input"
-    );
-    if server.framing().is_some() {
-        let idle = config.idle_timeout.expect("an idle timeout");
-        server.handle_timeout(now + idle);
-        while !server.is_finished() {
-            budget -= 1;
-            assert!(budget > 0, "reference model stuck at the timeout");
-            let p = server.handle_input(now + idle, &[], &mut window);
-            out.extend_from_slice(&window[..p.produced]);
+    if at == input.len() && at > 0 {
+        return out; // no session was open at the signal
+    }
+    out.extend(model::serve_shutdown(&config, &input[at..], mark - at).output);
+    out
+}
+
+/// What the client does once all of the input has arrived.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Nothing: the link stays open and quiet, time stands still.
+    Quiet,
+    /// It ends the input.
+    EndOfInput,
+    /// It stays quiet until the idle timeout fires.
+    Idle,
+}
+
+/// The sessions a link carries for `input`, one after another. Each one's
+/// output comes from the model (`Then::Quiet` leaves the last session
+/// open, which the model has no outcome for: that one comes from the kit's
+/// checked driver of the core); where each ends, and so where the next
+/// begins, comes from the kit's driver, offered all the rest at once.
+fn chain(config: Config, mode: LinkMode, input: &[u8], then: Then) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &input[at..];
+        let mut session = Driver::new(config, &Plan::new(&[], &[]));
+        session.push(rest);
+        session.answer();
+        let closed = session.server().is_finished();
+        out.extend(match then {
+            Then::Quiet => session.observed().output,
+            Then::EndOfInput => model::serve(&config, rest).output,
+            Then::Idle => model::serve_until_idle(&config, rest).output,
+        });
+        at += session.consumed();
+        // A session still open took the rest; on a connection there is only
+        // one; after the last byte a fresh session would see nothing (and
+        // close, if the input ended, without a byte).
+        if !closed || mode == LinkMode::Stream || at == input.len() {
+            return out;
         }
     }
-    out
+}
+
+/// A frame: kind, u32 BE length, payload (the kit's encoder, with a plain
+/// `u8` kind).
+pub(crate) fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    frames::frame(kind, payload)
+}
+
+/// The client HELLO frame.
+pub(crate) fn hello() -> Vec<u8> {
+    frames::client_hello(b"")
+}
+
+/// The server HELLO frame for a max_payload and the ascii transform.
+pub(crate) fn server_hello(max_payload: u32) -> Vec<u8> {
+    frames::server_hello_with(max_payload, TransformKind::Ascii)
 }
