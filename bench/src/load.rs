@@ -1,16 +1,20 @@
 //! The load generator: one `mio` loop on one thread driving every
-//! connection (so it can be pinned to one core), verifying every byte of
-//! every response against what the transform must give.
+//! connection (so it can be pinned to one core), checking every byte of
+//! every response (through [`crate::verify`]) against what the transform
+//! must give. The frames it sends are built with [`shout_core::wire`].
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
+use shout_core::wire::{ClientHello, Header, Kind};
 
-use super::{Expect, Mode, Report, Spec};
+use crate::verify::{self, Checker};
+use crate::{sys, Expect, Mode, Report, Spec};
 
 const CHUNK: usize = 64 * 1024;
 /// Connections being set up at once (keeps the listen queue from
@@ -19,59 +23,80 @@ const CONNECTING_AT_ONCE: usize = 256;
 /// How long a run may wait for its last responses after the deadline.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// The bytes a request/response connection sends and expects, every
-/// request alike.
-struct Script {
-    hello: Vec<u8>,
-    hello_reply_len: usize,
-    request: Vec<u8>,
-    response: Vec<u8>,
+/// `n` bytes of the alphabet, over and over: what every request carries.
+fn letters(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-fn script(spec: &Spec) -> Script {
-    let letters = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 26) as u8).collect() };
-    let map = |b: &[u8]| match spec.expect {
-        Expect::Upper => b.to_ascii_uppercase(),
-        Expect::Echo => b.to_vec(),
-    };
-    match spec.mode {
-        Mode::Raw | Mode::Hold | Mode::Udp => Script {
-            hello: Vec::new(),
-            hello_reply_len: 0,
-            request: Vec::new(),
-            response: Vec::new(),
-        },
+/// What the server must send back for `request`.
+fn expected(expect: Expect, request: &[u8]) -> Vec<u8> {
+    match expect {
+        Expect::Upper => request.to_ascii_uppercase(),
+        Expect::Echo => request.to_vec(),
+    }
+}
+
+/// What every connection of a TCP run sends and how its responses are
+/// checked, every request alike.
+struct Script {
+    /// Sent once connected (a frame HELLO, or nothing).
+    hello: Vec<u8>,
+    /// The reply to `hello` must arrive before the requests start.
+    hello_reply: bool,
+    /// One request (request/response modes).
+    request: Vec<u8>,
+    /// Raw bulk: the bytes streamed, over and over.
+    pattern: Vec<u8>,
+    /// A fresh checker for one connection.
+    checker: Checker,
+}
+
+fn script(spec: &Spec) -> io::Result<Script> {
+    Ok(match spec.mode {
+        Mode::Raw => {
+            let pattern = letters(CHUNK);
+            Script {
+                hello: Vec::new(),
+                hello_reply: false,
+                request: Vec::new(),
+                checker: Checker::stream(expected(spec.expect, &pattern).into()),
+                pattern,
+            }
+        }
         Mode::Line => {
             let mut request = letters(spec.payload.saturating_sub(1));
             request.push(b'\n');
-            let response = map(&request);
             Script {
                 hello: Vec::new(),
-                hello_reply_len: 0,
+                hello_reply: false,
+                checker: Checker::stream(expected(spec.expect, &request).into()),
                 request,
-                response,
+                pattern: Vec::new(),
             }
         }
-        _ => {
+        Mode::Frame => {
             let payload = letters(spec.payload);
-            let mut request = vec![1];
-            request.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            let len = u32::try_from(payload.len())
+                .map_err(|_| io::Error::other("a frame payload is at most 4294967295 bytes"))?;
+            let mut request = Header::new(Kind::Data, len).to_bytes().to_vec();
             request.extend_from_slice(&payload);
-            let mut response = request[..5].to_vec();
-            response.extend_from_slice(&map(&payload));
-            let (hello, hello_reply_len) = match spec.expect {
-                Expect::Upper => (shout_core::Client::hello_frame().to_vec(), 16),
-                // The echo ceiling speaks no protocol: no handshake.
-                Expect::Echo => (Vec::new(), 0),
-            };
+            // The echo ceiling speaks no protocol: no handshake, and the
+            // request frame comes back as it went.
+            let handshake = spec.expect == Expect::Upper;
             Script {
-                hello,
-                hello_reply_len,
+                hello: if handshake {
+                    ClientHello::frame().to_vec()
+                } else {
+                    Vec::new()
+                },
+                hello_reply: handshake,
                 request,
-                response,
+                pattern: Vec::new(),
+                checker: Checker::frames(expected(spec.expect, &payload).into(), handshake),
             }
         }
-    }
+        Mode::Udp | Mode::Hold => unreachable!("not a TCP request/response mode"),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -88,8 +113,7 @@ struct Conn {
     out: Vec<u8>,
     out_at: usize,
     in_flight: VecDeque<Instant>,
-    /// Position in the response (or HELLO reply) being read.
-    at: usize,
+    checker: Checker,
     sent: u64,
     received: u64,
 }
@@ -129,16 +153,11 @@ fn connect_one(poll: &Poll, addr: SocketAddr, key: usize) -> io::Result<TcpStrea
 
 /// Raw bulk, line and frame request/response.
 pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
-    crate::server::raise_open_files_limit();
+    sys::raise_open_files_limit();
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
-    let script = script(spec);
+    let script = script(spec)?;
     let bulk = spec.mode == Mode::Raw;
-    let pattern: Vec<u8> = (0..CHUNK).map(|i| b'a' + (i % 26) as u8).collect();
-    let expected_bulk = match spec.expect {
-        Expect::Upper => pattern.to_ascii_uppercase(),
-        Expect::Echo => pattern.clone(),
-    };
     let mut conns: Vec<Conn> = Vec::with_capacity(spec.connections);
     for key in 0..spec.connections {
         conns.push(Conn {
@@ -147,7 +166,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             out: Vec::new(),
             out_at: 0,
             in_flight: VecDeque::with_capacity(spec.depth),
-            at: 0,
+            checker: script.checker.clone(),
             sent: 0,
             received: 0,
         });
@@ -173,7 +192,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
         }
         if let Some(d) = deadline {
             if !bulk && now >= d && cpu_end.is_none() {
-                cpu_end = spec.server_pid.and_then(super::cpu_ns);
+                cpu_end = spec.server_pid.and_then(sys::cpu_ns);
             }
             if now >= d + GRACE {
                 break;
@@ -201,9 +220,10 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                     continue; // not connected yet
                 }
                 let _ = c.stream.set_nodelay(true);
-                c.stage = Stage::Handshake;
                 c.out.extend_from_slice(&script.hello);
-                if script.hello_reply_len == 0 {
+                if script.hello_reply {
+                    c.stage = Stage::Handshake;
+                } else {
                     c.stage = Stage::Running;
                     running += 1;
                 }
@@ -211,11 +231,11 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             let result = if bulk && start.is_none() {
                 Ok(()) // bulk starts when everyone is connected
             } else if bulk {
-                drive_bulk(c, spec.bytes, &pattern, &expected_bulk, &mut buf)
+                drive_bulk(c, spec.bytes, &script.pattern, &mut buf)
             } else {
                 drive_rr(
                     c,
-                    &script,
+                    &script.request,
                     spec.depth,
                     deadline.is_none_or(|d| now < d),
                     &mut buf,
@@ -226,6 +246,11 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                 )
             };
             if let Err(why) = result {
+                if start.is_none() {
+                    // A connection that cannot even be set up (a bad
+                    // HELLO, an ERROR): nothing fair can be measured.
+                    return Err(io::Error::other(format!("setting up a connection: {why}")));
+                }
                 errors += 1;
                 first_error.get_or_insert(why);
                 c.stage = Stage::Done;
@@ -235,7 +260,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                 active -= 1;
                 if active == 0 {
                     finished_at = Some(now);
-                    cpu_end = spec.server_pid.and_then(super::cpu_ns);
+                    cpu_end = spec.server_pid.and_then(sys::cpu_ns);
                 }
             }
         }
@@ -244,7 +269,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             let t = Instant::now();
             start = Some(t);
             deadline = Some(t + spec.duration);
-            cpu_start = spec.server_pid.and_then(super::cpu_ns);
+            cpu_start = spec.server_pid.and_then(sys::cpu_ns);
             if !bulk {
                 for c in conns.iter_mut() {
                     for _ in 0..spec.depth {
@@ -258,7 +283,7 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                 }
             } else {
                 for c in conns.iter_mut() {
-                    let _ = drive_bulk(c, spec.bytes, &pattern, &expected_bulk, &mut buf);
+                    let _ = drive_bulk(c, spec.bytes, &script.pattern, &mut buf);
                 }
             }
         }
@@ -303,15 +328,9 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
     Ok(r)
 }
 
-/// Raw bulk: write `total` bytes of the pattern, then half-close; read and
-/// check the transformed bytes as they come back.
-fn drive_bulk(
-    c: &mut Conn,
-    total: u64,
-    pattern: &[u8],
-    expected: &[u8],
-    buf: &mut [u8],
-) -> Result<(), String> {
+/// Raw bulk: write `total` bytes of the pattern, then half-close; check
+/// the transformed bytes as they come back.
+fn drive_bulk(c: &mut Conn, total: u64, pattern: &[u8], buf: &mut [u8]) -> Result<(), String> {
     if c.stage != Stage::Running {
         return Ok(());
     }
@@ -341,16 +360,8 @@ fn drive_bulk(
                 return Ok(());
             }
             Ok(n) => {
-                let mut got = &buf[..n];
-                while !got.is_empty() {
-                    let at = (c.received % expected.len() as u64) as usize;
-                    let k = (expected.len() - at).min(got.len());
-                    if got[..k] != expected[at..at + k] {
-                        return Err(format!("wrong bytes at offset {}", c.received));
-                    }
-                    c.received += k as u64;
-                    got = &got[k..];
-                }
+                c.checker.feed(&buf[..n])?;
+                c.received += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(format!("read: {e}")),
@@ -379,7 +390,7 @@ fn flush(c: &mut Conn) -> Result<(), String> {
 #[allow(clippy::too_many_arguments)]
 fn drive_rr(
     c: &mut Conn,
-    script: &Script,
+    request: &[u8],
     depth: usize,
     more: bool,
     buf: &mut [u8],
@@ -403,51 +414,26 @@ fn drive_rr(
             Err(e) => return Err(format!("read: {e}")),
         };
         c.received += n as u64;
-        let mut got = &buf[..n];
-        while !got.is_empty() {
-            if c.stage == Stage::Handshake {
-                let k = (script.hello_reply_len - c.at).min(got.len());
-                let want = b"\0\0\0\0\x0bSHOUT\x01";
-                for (i, &b) in got[..k].iter().enumerate() {
-                    let pos = c.at + i;
-                    if pos < want.len() && b != want[pos] {
-                        return Err("bad server HELLO".into());
-                    }
-                }
-                c.at += k;
-                got = &got[k..];
-                if c.at == script.hello_reply_len {
-                    c.at = 0;
-                    c.stage = Stage::Running;
-                    *running += 1;
-                }
-                continue;
+        let fed = c.checker.feed(&buf[..n])?;
+        if fed.hello.is_some() && c.stage == Stage::Handshake {
+            c.stage = Stage::Running;
+            *running += 1;
+        }
+        let done = usize::try_from(fed.responses).unwrap_or(usize::MAX);
+        if done > c.in_flight.len() || (done == c.in_flight.len() && c.checker.mid_response()) {
+            return Err("a response nobody asked for".into());
+        }
+        for sent in c.in_flight.drain(..done) {
+            if more {
+                let us = now.duration_since(sent).as_micros();
+                latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                *completed += 1;
             }
-            if c.in_flight.is_empty() {
-                return Err("a response nobody asked for".into());
-            }
-            let k = (script.response.len() - c.at).min(got.len());
-            if got[..k] != script.response[c.at..c.at + k] {
-                return Err(format!(
-                    "wrong response bytes: got {:?}",
-                    String::from_utf8_lossy(&got[..k.min(40)])
-                ));
-            }
-            c.at += k;
-            got = &got[k..];
-            if c.at == script.response.len() {
-                c.at = 0;
-                if let Some(sent) = c.in_flight.pop_front() {
-                    if more {
-                        let us = now.duration_since(sent).as_micros();
-                        latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
-                        *completed += 1;
-                    }
-                }
-                if more && c.in_flight.len() < depth {
-                    c.out.extend_from_slice(&script.request);
-                    c.in_flight.push_back(now);
-                }
+        }
+        if more && done > 0 {
+            while c.in_flight.len() < depth {
+                c.out.extend_from_slice(request);
+                c.in_flight.push_back(now);
             }
         }
     }
@@ -460,11 +446,8 @@ fn drive_rr(
 pub fn run_udp(spec: &Spec) -> io::Result<Report> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
-    let letters: Vec<u8> = (0..spec.payload).map(|i| b'a' + (i % 26) as u8).collect();
-    let want = match spec.expect {
-        Expect::Upper => letters.to_ascii_uppercase(),
-        Expect::Echo => letters.clone(),
-    };
+    let letters = letters(spec.payload);
+    let want = expected(spec.expect, &letters);
     let bind: SocketAddr = if spec.addr.is_ipv4() {
         "127.0.0.1:0".parse().unwrap()
     } else {
@@ -486,7 +469,7 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
     let mut buf = vec![0u8; 65_536];
     let start = Instant::now();
     let deadline = start + spec.duration;
-    let cpu_start = spec.server_pid.and_then(super::cpu_ns);
+    let cpu_start = spec.server_pid.and_then(sys::cpu_ns);
     for (s, q) in socks.iter_mut() {
         for _ in 0..spec.depth {
             s.send(&letters)?;
@@ -506,9 +489,9 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
             loop {
                 match s.recv(&mut buf) {
                     Ok(n) => {
-                        if buf[..n] != want[..] {
+                        if let Err(why) = verify::datagram(&buf[..n], &want) {
                             errors += 1;
-                            first_error.get_or_insert_with(|| "wrong datagram".to_string());
+                            first_error.get_or_insert(why);
                         }
                         if let Some(sent) = q.pop_front() {
                             let us = now.duration_since(sent).as_micros();
@@ -543,7 +526,7 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
         }
         progress.tick(now, || format!("{completed} datagrams answered"));
     }
-    let cpu_end = spec.server_pid.and_then(super::cpu_ns);
+    let cpu_end = spec.server_pid.and_then(sys::cpu_ns);
     if lost > 0 {
         first_error.get_or_insert_with(|| format!("{lost} datagrams lost"));
     }
@@ -563,24 +546,35 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
     Ok(r)
 }
 
+/// One connection of a hold run.
+struct Held {
+    stream: TcpStream,
+    hello_sent: bool,
+    /// Checks the server's HELLO until it has arrived.
+    hello: Option<Checker>,
+    held: bool,
+}
+
 /// Connect-and-hold: open `connections` connections (optionally with a
-/// frame HELLO each), hold them, and report the server's RSS growth.
+/// frame HELLO each, whose reply is checked), hold them, and report the
+/// server's RSS growth.
 pub fn run_hold(spec: &Spec) -> io::Result<Report> {
-    crate::server::raise_open_files_limit();
+    sys::raise_open_files_limit();
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
-    let rss_before = spec.server_pid.map(super::rss_bytes).transpose()?;
-    let mut conns: Vec<Option<(TcpStream, usize, bool)>> = Vec::with_capacity(spec.connections);
+    let rss_before = spec.server_pid.map(sys::rss_bytes).transpose()?;
+    let hello_check = spec.hello.then(|| Checker::frames(Rc::from(&[][..]), true));
+    let mut conns: Vec<Option<Held>> = Vec::with_capacity(spec.connections);
     let mut connecting = 0usize;
     let mut held = 0usize;
+    let mut failed = 0usize;
     let mut errors = 0u64;
     let mut first_error = None;
     let mut progress = Progress::new("hold");
     let limit = Instant::now() + Duration::from_secs(60);
-    let reply_len = if spec.hello { 16 } else { 0 };
     let mut buf = [0u8; 64];
     let start = Instant::now();
-    while held < spec.connections {
+    while held + failed < spec.connections {
         if Instant::now() > limit {
             return Err(io::Error::other(format!(
                 "only {held} of {} connections set up in 60 s",
@@ -589,45 +583,52 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
         }
         while connecting < CONNECTING_AT_ONCE && conns.len() < spec.connections {
             let key = conns.len();
-            conns.push(Some((connect_one(&poll, spec.addr, key)?, 0, false)));
+            conns.push(Some(Held {
+                stream: connect_one(&poll, spec.addr, key)?,
+                hello_sent: false,
+                hello: hello_check.clone(),
+                held: false,
+            }));
             connecting += 1;
         }
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
             let key = ev.token().0;
-            let Some((s, got, hello_sent)) = conns[key].as_mut() else {
+            let Some(h) = conns[key].as_mut() else {
                 continue;
             };
-            if *got == usize::MAX {
-                continue; // already held
-            }
-            if s.peer_addr().is_err() {
-                if let Ok(Some(e)) | Err(e) = s.take_error() {
-                    errors += 1;
-                    first_error.get_or_insert_with(|| format!("connect: {e}"));
-                    conns[key] = None;
-                    connecting -= 1;
-                }
+            if h.held {
                 continue;
             }
-            if spec.hello && !*hello_sent {
-                *hello_sent = true;
-                let _ = s.write_all(&shout_core::Client::hello_frame());
-            }
-            while *got < reply_len {
-                match s.read(&mut buf[..reply_len - *got]) {
-                    Ok(0) => break,
-                    Ok(n) => *got += n,
-                    Err(_) => break,
+            let outcome = if h.stream.peer_addr().is_err() {
+                match h.stream.take_error() {
+                    Ok(Some(e)) | Err(e) => Err(format!("connect: {e}")),
+                    Ok(None) => continue, // not connected yet
                 }
-            }
-            if *got >= reply_len {
-                *got = usize::MAX;
-                held += 1;
-                connecting -= 1;
-                // Quiet from now on: only a close would wake us.
-                poll.registry()
-                    .reregister(s, Token(key), Interest::READABLE)?;
+            } else {
+                if spec.hello && !h.hello_sent {
+                    h.hello_sent = true;
+                    let _ = (&h.stream).write_all(&ClientHello::frame());
+                }
+                await_hello(h, &mut buf)
+            };
+            match outcome {
+                Ok(false) => {}
+                Ok(true) => {
+                    h.held = true;
+                    held += 1;
+                    connecting -= 1;
+                    // Quiet from now on: only a close would wake us.
+                    poll.registry()
+                        .reregister(&mut h.stream, Token(key), Interest::READABLE)?;
+                }
+                Err(why) => {
+                    errors += 1;
+                    first_error.get_or_insert(why);
+                    conns[key] = None;
+                    failed += 1;
+                    connecting -= 1;
+                }
             }
         }
         progress.tick(Instant::now(), || format!("{held} connections held"));
@@ -639,8 +640,8 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     while Instant::now() < until {
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
-            if let Some((s, _, _)) = conns[ev.token().0].as_mut() {
-                if matches!(s.read(&mut buf), Ok(0)) {
+            if let Some(h) = conns[ev.token().0].as_mut() {
+                if matches!((&h.stream).read(&mut buf), Ok(0)) {
                     errors += 1;
                     first_error.get_or_insert_with(|| "the server closed a held connection".into());
                     conns[ev.token().0] = None;
@@ -648,7 +649,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
             }
         }
     }
-    let rss_after = spec.server_pid.map(super::rss_bytes).transpose()?;
+    let rss_after = spec.server_pid.map(sys::rss_bytes).transpose()?;
     let mut r = Report::new(
         spec,
         set_up,
@@ -663,4 +664,25 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
         r.rss_per_connection = Some((b as f64 - a as f64) / held.max(1) as f64);
     }
     Ok(r)
+}
+
+/// Reads what has arrived of the server's HELLO; true once the connection
+/// is ready to hold (at once without a HELLO).
+fn await_hello(h: &mut Held, buf: &mut [u8]) -> Result<bool, String> {
+    let Some(check) = h.hello.as_mut() else {
+        return Ok(true);
+    };
+    loop {
+        match (&h.stream).read(buf) {
+            Ok(0) => return Err("the server closed before its HELLO".into()),
+            Ok(n) => {
+                if check.feed(&buf[..n])?.hello.is_some() {
+                    h.hello = None;
+                    return Ok(true);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
 }

@@ -6,7 +6,8 @@
 //!
 //! It speaks the protocol well enough for the benchmark's traffic (HELLO,
 //! DATA, PING, CLOSE; lines; raw bytes; auto on the first byte), not every
-//! corner of the contract.
+//! corner of the contract. Frame headers and the HELLO come from
+//! [`shout_core::wire`]; everything else is tokio's.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +17,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{BytesCodec, Decoder, Encoder, Framed, LinesCodec, LinesCodecError};
 
-use shout_core::Framing;
+use shout_core::wire::{ClientHello, ErrorCode, Header, Kind, ServerHello, HEADER_LEN};
+use shout_core::{Framing, TransformKind};
 
 /// Serves on `addr` until killed; prints `listening on ADDR (tcp)`.
 pub fn serve(
@@ -86,36 +88,46 @@ async fn handle(
                 let (kind, mut payload) = match frame {
                     Ok(f) => f,
                     Err(_) => {
-                        framed.send(error(4, "frame too large")).await?;
+                        framed
+                            .send(error(ErrorCode::FrameTooLarge, "frame too large"))
+                            .await?;
                         break;
                     }
                 };
-                match kind {
-                    0 if !hello && payload.starts_with(b"SHOUT\x01") => {
+                match Kind::from_u8(kind) {
+                    Some(Kind::Hello) if !hello && ClientHello::check(&payload).is_ok() => {
                         hello = true;
-                        let mut p = BytesMut::with_capacity(11);
-                        p.put_slice(b"SHOUT\x01");
-                        p.put_u32(max_payload);
-                        p.put_u8(0);
-                        framed.send((0, p.freeze())).await?;
+                        let reply = ServerHello {
+                            max_payload,
+                            transform: TransformKind::Ascii,
+                        }
+                        .frame();
+                        let p = Bytes::copy_from_slice(&reply[HEADER_LEN..]);
+                        framed.send((Kind::Hello, p)).await?;
                     }
-                    1 if hello => {
+                    Some(Kind::Data) if hello => {
                         payload.make_ascii_uppercase();
-                        framed.send((1, payload.freeze())).await?;
+                        framed.send((Kind::Data, payload.freeze())).await?;
                     }
-                    2 if hello => framed.send((3, payload.freeze())).await?,
-                    3 if hello => {}
-                    4 if hello => {
-                        framed.send((4, Bytes::new())).await?;
+                    Some(Kind::Ping) if hello => {
+                        framed.send((Kind::Pong, payload.freeze())).await?
+                    }
+                    Some(Kind::Pong) if hello => {}
+                    Some(Kind::Close) if hello => {
+                        framed.send((Kind::Close, Bytes::new())).await?;
                         break;
                     }
-                    5 if hello => break,
-                    k if k > 5 => {
-                        framed.send(error(3, "unknown frame kind")).await?;
+                    Some(Kind::Error) if hello => break,
+                    None => {
+                        framed
+                            .send(error(ErrorCode::UnknownKind, "unknown frame kind"))
+                            .await?;
                         break;
                     }
                     _ => {
-                        framed.send(error(1, "malformed")).await?;
+                        framed
+                            .send(error(ErrorCode::Malformed, "malformed"))
+                            .await?;
                         break;
                     }
                 }
@@ -140,14 +152,15 @@ fn lines_err(e: LinesCodecError) -> io::Error {
     }
 }
 
-fn error(code: u16, reason: &str) -> (u8, Bytes) {
+fn error(code: ErrorCode, reason: &str) -> (Kind, Bytes) {
     let mut p = BytesMut::with_capacity(2 + reason.len());
-    p.put_u16(code);
+    p.put_u16(code.as_u16());
     p.put_slice(reason.as_bytes());
-    (5, p.freeze())
+    (Kind::Error, p.freeze())
 }
 
-/// kind u8 + length u32 BE + payload.
+/// kind u8 + length u32 BE + payload, the header read and written by
+/// [`shout_core::wire::Header`].
 struct FrameCodec {
     max_payload: u32,
 }
@@ -157,34 +170,32 @@ impl Decoder for FrameCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Self::Item>> {
-        if src.len() < 5 {
+        let Some(header) = Header::parse_prefix(src) else {
             return Ok(None);
-        }
-        let len = u32::from_be_bytes([src[1], src[2], src[3], src[4]]);
+        };
+        let len = header.len;
         if len > self.max_payload {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "frame too large",
             ));
         }
-        let total = 5 + len as usize;
+        let total = HEADER_LEN + len as usize;
         if src.len() < total {
             src.reserve(total - src.len());
             return Ok(None);
         }
-        let kind = src[0];
-        src.advance(5);
-        Ok(Some((kind, src.split_to(len as usize))))
+        src.advance(HEADER_LEN);
+        Ok(Some((header.kind, src.split_to(len as usize))))
     }
 }
 
-impl Encoder<(u8, Bytes)> for FrameCodec {
+impl Encoder<(Kind, Bytes)> for FrameCodec {
     type Error = io::Error;
 
-    fn encode(&mut self, (kind, payload): (u8, Bytes), dst: &mut BytesMut) -> io::Result<()> {
-        dst.reserve(5 + payload.len());
-        dst.put_u8(kind);
-        dst.put_u32(payload.len() as u32);
+    fn encode(&mut self, (kind, payload): (Kind, Bytes), dst: &mut BytesMut) -> io::Result<()> {
+        dst.reserve(HEADER_LEN + payload.len());
+        dst.put_slice(&Header::new(kind, payload.len() as u32).to_bytes());
         dst.put_slice(&payload);
         Ok(())
     }

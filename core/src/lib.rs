@@ -121,8 +121,7 @@
 //! assert!(closed && replies.handle_end_of_input().is_ok());
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(clippy::std_instead_of_core)]
 
 #[cfg(test)]
 extern crate std;

@@ -15,6 +15,7 @@ pub struct Cli {
     /// RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }

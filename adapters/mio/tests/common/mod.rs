@@ -10,23 +10,23 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_shout");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_shout");
 /// The longest any single wait in these tests may take.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// A `shout serve` child process.
-pub struct Serve {
-    pub child: Child,
-    pub addr: SocketAddr,
-    pub udp: Option<SocketAddr>,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) udp: Option<SocketAddr>,
     /// Everything it wrote to stderr, including the `listening` lines.
-    pub stderr: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
     /// Starts `shout serve --listen 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line(s).
-    pub fn start(args: &[&str]) -> Serve {
+    pub(crate) fn start(args: &[&str]) -> Serve {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -79,11 +79,11 @@ impl Serve {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.pid().to_string()])
             .status()
@@ -93,7 +93,7 @@ impl Serve {
     }
 
     /// Waits (bounded) for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -107,12 +107,12 @@ impl Serve {
         }
     }
 
-    pub fn connect(&self) -> TcpStream {
+    pub(crate) fn connect(&self) -> TcpStream {
         connect(self.addr)
     }
 
     /// Resident memory of the server, in KiB.
-    pub fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
     }
 }
@@ -124,7 +124,7 @@ impl Drop for Serve {
     }
 }
 
-pub fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -132,7 +132,7 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-pub fn connect(addr: SocketAddr) -> TcpStream {
+pub(crate) fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
     s.set_read_timeout(Some(WAIT)).unwrap();
     s.set_write_timeout(Some(WAIT)).unwrap();
@@ -141,21 +141,21 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 }
 
 /// Reads until the server closes (bounded by the read timeout).
-pub fn read_all(s: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_all(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     s.read_to_end(&mut out).expect("read to end");
     out
 }
 
 /// Reads exactly `n` bytes.
-pub fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+pub(crate) fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut out = vec![0; n];
     s.read_exact(&mut out).expect("read_exact");
     out
 }
 
 /// Sends `input`, shuts down the sending side and reads everything.
-pub fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
+pub(crate) fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
     let mut s = connect(addr);
     s.write_all(input).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
@@ -164,7 +164,7 @@ pub fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
 
 /// True when the server closes the connection within `limit` with no
 /// byte sent (an orderly end or a reset both count as closed).
-pub fn closes_silently(s: &mut TcpStream, limit: Duration) -> bool {
+pub(crate) fn closes_silently(s: &mut TcpStream, limit: Duration) -> bool {
     s.set_read_timeout(Some(limit)).unwrap();
     let mut b = [0u8; 64];
     match s.read(&mut b) {
@@ -174,22 +174,22 @@ pub fn closes_silently(s: &mut TcpStream, limit: Duration) -> bool {
     }
 }
 
-pub fn upper(b: &[u8]) -> Vec<u8> {
+pub(crate) fn upper(b: &[u8]) -> Vec<u8> {
     b.to_ascii_uppercase()
 }
 
 // ---- frames ------------------------------------------------------------
 
-pub const HELLO: &[u8] = b"\0\0\0\0\x06SHOUT\x01";
+pub(crate) const HELLO: &[u8] = b"\0\0\0\0\x06SHOUT\x01";
 
-pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![kind];
     f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     f.extend_from_slice(payload);
     f
 }
 
-pub fn server_hello(max_payload: u32) -> Vec<u8> {
+pub(crate) fn server_hello(max_payload: u32) -> Vec<u8> {
     let mut f = b"\0\0\0\0\x0bSHOUT\x01".to_vec();
     f.extend_from_slice(&max_payload.to_be_bytes());
     f.push(0);
@@ -197,7 +197,7 @@ pub fn server_hello(max_payload: u32) -> Vec<u8> {
 }
 
 /// Frames parsed from a reply: (kind, payload).
-pub fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+pub(crate) fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     while b.len() >= 5 {
         let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
@@ -210,13 +210,13 @@ pub fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
 }
 
 /// The ERROR code of a frame, asserting it is one.
-pub fn error_code(f: &(u8, Vec<u8>)) -> u16 {
+pub(crate) fn error_code(f: &(u8, Vec<u8>)) -> u16 {
     assert_eq!(f.0, 5, "not an ERROR frame: {f:?}");
     u16::from_be_bytes([f.1[0], f.1[1]])
 }
 
 /// Runs `shout ARGS` with `stdin`, bounded; gives (status, stdout, stderr).
-pub fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
+pub(crate) fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::piped())

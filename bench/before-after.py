@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Summarizes bench/before-after.sh: per case, the median over rounds of
+each server's throughput and server CPU, and the ratios new/old and
+new/echo (the echo ceiling does no transform)."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+runs = defaultdict(list)
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    row = json.loads(line)
+    r = row["result"]
+    if r is None or r.get("errors"):
+        print(f"FAILED: {row}", file=sys.stderr)
+        continue
+    runs[(row["case"], row["server"])].append(r)
+
+
+def med(case, server, key):
+    vals = [r[key] for r in runs.get((case, server), []) if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def ratio(a, b):
+    return f"{a / b:.3f}" if a and b else "-"
+
+
+cases = sorted({c for c, _ in runs})
+print("| case | metric | new | old | echo | new/old | new/echo |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for case in cases:
+    if case.startswith("hold"):
+        n, o = (med(case, s, "server_rss_bytes_per_connection") for s in ("new", "old"))
+        print(f"| {case} | RSS B/conn | {n:.0f} | {o:.0f} | - | {ratio(n, o)} | - |")
+        continue
+    raw = case.startswith("raw")
+    thr, cpu = ("mb_per_second", "server_cpu_ns_per_byte") if raw else (
+        "requests_per_second", "server_cpu_ns_per_response")
+    unit = "MB/s" if raw else "req/s"
+    cunit = "CPU ns/B" if raw else "CPU ns/resp"
+    for key, label in ((thr, unit), (cpu, cunit)):
+        n, o, e = (med(case, s, key) for s in ("new", "old", "echo"))
+        fmt = (lambda v: f"{v:.3f}") if key == "server_cpu_ns_per_byte" else (lambda v: f"{v:,.0f}")
+        cells = [fmt(v) if v is not None else "-" for v in (n, o, e)]
+        print(f"| {case} | {label} | {' | '.join(cells)} | {ratio(n, o)} | {ratio(n, e)} |")

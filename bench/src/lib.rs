@@ -1,0 +1,113 @@
+//! # shout-bench
+//!
+//! The load generator for SHOUT/1 servers, and the two servers that
+//! `shout serve` is measured against. Nothing here is part of the product:
+//! it depends on `shout-core` for the wire format only.
+//!
+//! * [`load`]: one `mio` thread driving every connection (so it can be
+//!   pinned to one core): raw bulk, line and frame request/response, UDP,
+//!   and connect-and-hold for memory.
+//! * [`verify`]: the one place responses are decoded; every byte of every
+//!   response is checked.
+//! * [`echo_server`]: the ceiling, a minimal mio echo with no protocol.
+//! * `tokio_server` (feature `tokio-compare`): the protocol written with
+//!   tokio and tokio-util codecs.
+//! * [`Report`]: the figures, as a table or one JSON object.
+
+pub mod echo_server;
+pub mod load;
+mod report;
+pub mod sys;
+#[cfg(feature = "tokio-compare")]
+pub mod tokio_server;
+pub mod verify;
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use report::Report;
+
+/// What a run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Bulk streaming on raw framing: each connection sends --bytes and
+    /// reads them back (MB/s).
+    Raw,
+    /// Line request/response: -b-byte lines, LF included (req/s, latency).
+    Line,
+    /// Frame request/response: HELLO, then -b-byte DATA frames (req/s,
+    /// latency).
+    Frame,
+    /// UDP request/response: -b-byte datagrams (`shout serve --udp`).
+    Udp,
+    /// Connect and hold -c idle connections (server memory with
+    /// --server-pid).
+    Hold,
+}
+
+impl Mode {
+    /// The name on the command line and in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Raw => "raw",
+            Mode::Line => "line",
+            Mode::Frame => "frame",
+            Mode::Udp => "udp",
+            Mode::Hold => "hold",
+        }
+    }
+
+    /// Connections when none are asked for.
+    pub fn default_connections(self) -> usize {
+        match self {
+            Mode::Raw | Mode::Udp => 1,
+            Mode::Line | Mode::Frame => 64,
+            Mode::Hold => 10_000,
+        }
+    }
+}
+
+/// What responses must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The request uppercased (a SHOUT/1 server); frame connections start
+    /// with a HELLO.
+    Upper,
+    /// The request unchanged (the echo ceiling); no handshake.
+    Echo,
+}
+
+/// One run, fully specified.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// The server to load.
+    pub addr: SocketAddr,
+    /// What to measure.
+    pub mode: Mode,
+    /// Connections (UDP: sockets).
+    pub connections: usize,
+    /// Requests in flight per connection.
+    pub depth: usize,
+    /// Payload bytes per request (line: LF included).
+    pub payload: usize,
+    /// How long to measure (hold: to hold).
+    pub duration: Duration,
+    /// Raw bulk: bytes each connection streams.
+    pub bytes: u64,
+    /// What responses must be.
+    pub expect: Expect,
+    /// Hold: send a frame HELLO on each connection and wait for the reply.
+    pub hello: bool,
+    /// The server's process: its CPU time and memory are reported.
+    pub server_pid: Option<u32>,
+}
+
+/// Runs the load `spec` describes and checks every response.
+pub fn run(spec: &Spec) -> io::Result<Report> {
+    match spec.mode {
+        Mode::Raw | Mode::Line | Mode::Frame => load::run_tcp(spec),
+        Mode::Udp => load::run_udp(spec),
+        Mode::Hold => load::run_hold(spec),
+    }
+}
