@@ -226,21 +226,12 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(bad)
 }
 
-/// Seconds, fractional allowed, not negative, to the microsecond.
+/// Seconds, fractional allowed, not negative, to the microsecond (the
+/// contract's rule, read by the core).
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!(
-            "'{s}' must be a finite number of seconds, 0 or more"
-        ));
-    }
-    if v > 1e9 {
-        return Err(format!("'{s}' seconds is too long (at most 1000000000)"));
-    }
-    Ok(Duration::from_micros((v * 1e6).round() as u64))
+    shout_core::Duration::parse_secs(s)
+        .map(|d| Duration::from_micros(d.as_micros()))
+        .map_err(|e| format!("'{s}' {e}"))
 }
 
 /// A whole number of at least 1.

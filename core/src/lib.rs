@@ -140,7 +140,7 @@ pub use session::{
     ClientError, CloseReason, Event, Next, Progress, Reply, ReplyDecoder, RequestEncoder, Server,
     State, Violation,
 };
-pub use time::{Duration, Instant};
+pub use time::{Duration, Instant, SecsError};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

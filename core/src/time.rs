@@ -53,7 +53,57 @@ impl Instant {
     }
 }
 
+/// Why a text is not a number of seconds ([`Duration::parse_secs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecsError {
+    /// Not a number.
+    NotANumber,
+    /// Negative, infinite or not a number at all (`NaN`).
+    Negative,
+    /// Over a billion seconds.
+    TooLong,
+}
+
+impl core::fmt::Display for SecsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SecsError::NotANumber => "is not a number of seconds",
+            SecsError::Negative => "must be a finite number of seconds, 0 or more",
+            SecsError::TooLong => "seconds is too long (at most 1000000000)",
+        })
+    }
+}
+
 impl Duration {
+    /// Reads seconds as the contract writes them on a command line: a
+    /// decimal number, fractions allowed (`0.5`), rounded to the
+    /// microsecond.
+    ///
+    /// ```
+    /// use shout_core::Duration;
+    /// assert_eq!(Duration::parse_secs("0.25"), Ok(Duration::from_millis(250)));
+    /// assert!(Duration::parse_secs("-1").is_err());
+    /// ```
+    pub fn parse_secs(s: &str) -> Result<Duration, SecsError> {
+        let v: f64 = s.trim().parse().map_err(|_| SecsError::NotANumber)?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(SecsError::Negative);
+        }
+        if v > 1e9 {
+            return Err(SecsError::TooLong);
+        }
+        // At most 1e15 microseconds: exact in an f64, and in a u64.
+        let micros = v * 1e6;
+        let whole = micros as u64;
+        let rounded = if micros - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        };
+        Ok(Duration::from_micros(rounded))
+    }
+
     /// No time at all.
     pub const ZERO: Duration = Duration { micros: 0 };
 

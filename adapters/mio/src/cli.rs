@@ -171,19 +171,7 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 
 /// Seconds, fractional allowed, not negative.
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!(
-            "'{s}' must be a finite number of seconds, 0 or more"
-        ));
-    }
-    if v > 1e9 {
-        return Err(format!("'{s}' seconds is too long (at most 1000000000)"));
-    }
-    Ok(Duration::from_micros((v * 1e6).round() as u64))
+    Duration::parse_secs(s).map_err(|e| format!("'{s}' {e}"))
 }
 
 /// A whole number of at least 1.

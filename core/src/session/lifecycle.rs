@@ -214,6 +214,12 @@ impl Unreported {
         }
     }
 
+    /// Takes back an opening not yet reported (the byte that decided it
+    /// was not taken after all).
+    pub(crate) fn retract_opened(&mut self) {
+        self.opened = None;
+    }
+
     /// Oldest first: a session is always reported open before closed.
     pub(crate) fn pop(&mut self) -> Option<Event> {
         if let Some(f) = self.opened.take() {

@@ -289,11 +289,16 @@ impl Server {
             }
             let (limit, stop_at_boundary) = life.input_limit(decoder.input_needed());
             io.limit_to(limit);
-            if let Decoder::Undecided = decoder {
+            // A drain that ends here decides nothing: the first byte of a
+            // session only opens it when it is answered.
+            let ends_here = stop_at_boundary && decoder.at_boundary();
+            let mut deciding = false;
+            if let (Decoder::Undecided, false) = (&decoder, ends_here) {
                 if let Some(&first) = io.input().first() {
                     let (new, framing) = detect::decide(config.framing, first);
                     *decoder = new;
                     events.push(Event::Opened(framing));
+                    deciding = true;
                 }
             }
             let mut cx = Cx {
@@ -302,13 +307,19 @@ impl Server {
                 config,
                 stop_at_boundary,
             };
-            let decided = if stop_at_boundary && decoder.at_boundary() {
+            let decided = if ends_here {
                 Some(decoder.finish_drain(&mut cx))
             } else {
                 let before = cx.io.consumed();
                 let verdict = decoder.input(&mut cx);
                 let taken = cx.io.consumed() - before;
                 life.consumed(taken);
+                if deciding && taken == 0 && verdict.is_none() {
+                    // No room to answer the first byte yet: the session
+                    // opens with the first byte it takes, not one it saw.
+                    *decoder = Decoder::Undecided;
+                    events.retract_opened();
+                }
                 if verdict.is_none() && taken == 0 && !cx.io.is_blocked() {
                     if life.input_ends_before(decoder.input_needed()) {
                         Some(decoder.end_of_input(&mut cx))
