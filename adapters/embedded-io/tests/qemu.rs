@@ -1,6 +1,6 @@
 //! End to end: the firmware (adapters/embedded-io/firmware) in QEMU's
 //! lm3s6965evb, its UART0 on a TCP port, driven from here with a
-//! `shout_core::Client`-based client. Every response is checked byte for
+//! client on `shout_core`'s `RequestEncoder` and `ReplyDecoder`. Every response is checked byte for
 //! byte.
 //!
 //! The tests are `#[ignore]`d: they need `qemu-system-arm` and the
