@@ -180,20 +180,17 @@ pub(crate) fn upper(b: &[u8]) -> Vec<u8> {
 
 // ---- frames ------------------------------------------------------------
 
-pub(crate) const HELLO: &[u8] = b"\0\0\0\0\x06SHOUT\x01";
+/// The client HELLO frame.
+pub(crate) const HELLO: &[u8] = &shout_core::wire::ClientHello::frame();
 
+/// A frame of any kind byte (unknown ones included), from the test kit.
 pub(crate) fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![kind];
-    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
+    shout_testkit::frames::frame(kind, payload)
 }
 
+/// The server's HELLO with the ascii transform.
 pub(crate) fn server_hello(max_payload: u32) -> Vec<u8> {
-    let mut f = b"\0\0\0\0\x0bSHOUT\x01".to_vec();
-    f.extend_from_slice(&max_payload.to_be_bytes());
-    f.push(0);
-    f
+    shout_testkit::frames::server_hello_with(max_payload, shout_core::TransformKind::Ascii)
 }
 
 /// Frames parsed from a reply: (kind, payload).
