@@ -123,9 +123,6 @@
 #![no_std]
 #![warn(clippy::std_instead_of_core)]
 
-#[cfg(test)]
-extern crate std;
-
 pub mod config;
 mod framing;
 mod io;

@@ -3,7 +3,7 @@
 //! client on `shout_core`'s `RequestEncoder` and `ReplyDecoder`. Every response is checked byte for
 //! byte.
 //!
-//! The tests are `#[ignore]`d: they need `qemu-system-arm` and the
+//! The tests are ignored by default (`#[ignore = "..."]`): they need `qemu-system-arm` and the
 //! firmware ELF, built first. `.ci/run` does both, then runs them with
 //! `--ignored`. By hand, from the repository root:
 //!
