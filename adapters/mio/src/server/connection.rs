@@ -132,7 +132,8 @@ impl Buffers {
         }
     }
 
-    /// The input buffer, lent to UDP between connections.
+    /// The read buffer and the output window, for one connection (or the
+    /// UDP socket) at a time.
     pub(crate) fn split(&mut self) -> (&mut [u8], &mut [u8]) {
         (&mut self.input, &mut self.output)
     }
