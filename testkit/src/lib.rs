@@ -45,6 +45,16 @@ pub use drive::{
 
 use shout_core::{CloseReason, Config, Event, Instant, Server};
 
+/// `n` property-test cases, times `SHOUT_PROPTEST_SCALE` (default 1) for
+/// a deeper run.
+pub fn scaled_cases(n: u32) -> u32 {
+    let scale = std::env::var("SHOUT_PROPTEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1);
+    n.saturating_mul(scale.max(1))
+}
+
 /// A new [`Server`] for `config`, created at [`Instant::ZERO`].
 ///
 /// Panics if `config` is invalid.

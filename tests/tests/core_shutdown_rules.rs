@@ -27,11 +27,7 @@ use shout_testkit::{
 
 /// `n` cases, times `SHOUT_PROPTEST_SCALE` (default 1) for a deeper run.
 fn cases(n: u32) -> ProptestConfig {
-    let scale = std::env::var("SHOUT_PROPTEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-        .unwrap_or(1);
-    ProptestConfig::with_cases(n.saturating_mul(scale.max(1)))
+    ProptestConfig::with_cases(shout_testkit::scaled_cases(n))
 }
 
 fn config(framing: Framing, transform: TransformKind) -> Config {
