@@ -26,6 +26,7 @@ fn start_mio(config: Config) -> Running {
         udp: false,
         max_connections: 64,
         threads: 1,
+        max_buffered: 256 << 20,
     };
     server::start(&options, None).expect("the server starts on a free port")
 }

@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// How long a shutdown lets requests in progress finish.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs, allow_negative_numbers = true)]
     pub drain_timeout: Duration,
+    /// The most bytes held in memory for all connections together
+    /// (payloads waiting to be whole, output a socket would not take);
+    /// a connection that needs more waits until enough is free.
+    #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub max_buffered: usize,
     /// Event loop threads [default: the available cores].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
@@ -116,6 +121,12 @@ impl ServeArgs {
             .with_idle_timeout(idle)
             .with_drain_timeout(self.drain_timeout);
         let config = config.validate().map_err(|e| e.to_string())?;
+        if self.max_payload as usize > self.max_buffered {
+            return Err(format!(
+                "--max-payload {} is over --max-buffered {}: a payload that large could never be held",
+                self.max_payload, self.max_buffered
+            ));
+        }
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -125,6 +136,7 @@ impl ServeArgs {
             udp: self.udp,
             max_connections: self.max_connections,
             threads,
+            max_buffered: self.max_buffered,
         })
     }
 }

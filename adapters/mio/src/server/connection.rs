@@ -25,6 +25,7 @@ use mio::net::TcpStream;
 use shout_core::{Duration, Instant, Next, Server, ValidConfig};
 use slab::Slab;
 
+use super::budget::Share;
 use super::timers::Armed;
 
 /// Reads per wake-up before a busy connection lets the others run.
@@ -50,10 +51,73 @@ struct Backlog {
     out: Vec<u8>,
     sent: usize,
     /// Input the session has not consumed: held behind the output, or too
-    /// little for it to move on (`min` bytes are needed at once).
+    /// little for it to move on (`min` bytes are needed at once; the
+    /// buffer is then made with room for all of them).
     input: Vec<u8>,
     min: usize,
+    /// What this backlog holds of the memory budget: its buffers and room
+    /// for the answer to its input ([`Backlog::need`]).
+    charge: usize,
 }
+
+impl Backlog {
+    fn new(out: Vec<u8>, input: Vec<u8>, min: usize) -> Box<Backlog> {
+        Box::new(Backlog {
+            out,
+            sent: 0,
+            input,
+            min,
+            charge: 0,
+        })
+    }
+
+    /// What the budget must hold for this backlog to be answered
+    /// whatever the socket does: the bytes it holds, plus room for the
+    /// answer to its held input (`growth` bytes out per byte in, and
+    /// [`ANSWER_EXTRA`] for what a session adds once).
+    fn need(&self, growth: usize) -> usize {
+        let room = if self.min > 1 && self.input.capacity() >= self.min {
+            growth * self.min + ANSWER_EXTRA
+        } else if !self.input.is_empty() {
+            growth * self.input.len() + ANSWER_EXTRA
+        } else {
+            0
+        };
+        self.out.capacity() + self.input.capacity() + room
+    }
+
+    /// A payload waited for whole, its room in the budget not yet
+    /// reserved: the connection is read only once it is.
+    fn unreserved(&self) -> bool {
+        self.min > 1 && self.input.capacity() < self.min
+    }
+}
+
+/// What a session may add to its answers beyond `growth` bytes per byte
+/// taken: a HELLO, an ERROR or CLOSE frame, the line-too-long message, a
+/// held partial character.
+const ANSWER_EXTRA: usize = 4096;
+
+/// Reads of a connection whose peer stopped reading: small, so that what
+/// the socket refuses, and the server must hold, stays small.
+const CAUTIOUS_READ: usize = 4096;
+
+/// What a connection reserves before a read of a whole `buffer`: room for
+/// the answer and the input behind it, and with a transform that answers
+/// a payload only whole, a whole payload and its answer.
+pub(crate) fn read_reservation(buffer: usize, config: &ValidConfig) -> usize {
+    let growth = config.transform.max_growth();
+    let read = (growth + 1) * buffer + ANSWER_EXTRA;
+    if growth > 1 {
+        read + (growth + 1) * config.max_payload as usize + ANSWER_EXTRA
+    } else {
+        read
+    }
+}
+
+/// How many small reads follow a refused write before reads are whole
+/// buffers again.
+const CAUTIOUS_READS: u8 = 16;
 
 /// What the event loop must do with a connection after driving it.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,6 +128,9 @@ pub(crate) enum Step {
     Yield,
     /// End the connection now, for this reason (logged).
     Close(&'static str),
+    /// The memory budget has no room for what reading it could need:
+    /// try again once bytes are freed.
+    Starved,
 }
 
 /// Index of a connection's session in the loop's [`Sessions`].
@@ -143,9 +210,16 @@ impl Buffers {
 pub(crate) struct Cx<'a> {
     pub(crate) sessions: &'a mut Sessions,
     pub(crate) bufs: &'a mut Buffers,
-    pub(crate) now: Instant,
+    pub(crate) pipe: Pipe<'a>,
     /// How long closing and lingering may last.
     pub(crate) drain_timeout: Duration,
+}
+
+/// The part of a step that moves bytes: the loop's share of the memory
+/// budget, the time, and how this loop's sessions answer.
+pub(crate) struct Pipe<'a> {
+    pub(crate) share: &'a mut Share,
+    pub(crate) now: Instant,
     /// A read shorter than the buffer may be taken as "the socket is
     /// empty": only when driven by a readiness event that did not also
     /// report the peer's end, which would raise no new event.
@@ -153,6 +227,10 @@ pub(crate) struct Cx<'a> {
     /// Answers may be written over the input (the transform maps each
     /// byte to one byte), saving a pass over every byte.
     pub(crate) in_place: bool,
+    /// Most bytes an answer has per byte of request (the transform's).
+    pub(crate) growth: usize,
+    /// The largest payload a session may ask for whole.
+    pub(crate) max_payload: usize,
 }
 
 /// A connection of one event loop.
@@ -161,6 +239,11 @@ pub(crate) struct Conn {
     pub(crate) session: Option<SessionKey>,
     /// Registered for writable events (only while output waits).
     pub(crate) writable: bool,
+    /// In the loop's queue of connections waiting for the budget.
+    pub(crate) starved: bool,
+    /// Reads left to keep small ([`CAUTIOUS_READ`]) since the socket last
+    /// refused output.
+    cautious: u8,
     phase: Phase,
     backlog: Option<Box<Backlog>>,
     /// This connection's live timer entry.
@@ -173,6 +256,8 @@ impl Conn {
             stream,
             session: None,
             writable: false,
+            starved: false,
+            cautious: 0,
             phase: Phase::Open {
                 accepted: now,
                 read_eof: false,
@@ -188,9 +273,9 @@ impl Conn {
         let step = match self.phase {
             Phase::Lingering { .. } => return self.linger(cx.bufs),
             Phase::Open { .. } | Phase::Closing { .. } => {
-                let since = self.since(cx.now);
+                let since = self.since(cx.pipe.now);
                 let s = cx.sessions.of(&mut self.session, since);
-                self.drive(s, cx.bufs, cx.now, cx.in_place, cx.short_read_drains)
+                self.drive(s, cx.bufs, &mut cx.pipe)
             }
         };
         if let Step::Close(_) = step {
@@ -202,7 +287,7 @@ impl Conn {
         if let Phase::Open { read_eof, .. } = self.phase {
             if s.is_closed() {
                 self.phase = Phase::Closing {
-                    until: cx.now + cx.drain_timeout,
+                    until: cx.pipe.now + cx.drain_timeout,
                     read_eof,
                 };
             }
@@ -221,9 +306,9 @@ impl Conn {
         if self.stream.shutdown(Shutdown::Write).is_err() {
             return Step::Close("peer gone");
         }
-        self.backlog = None;
+        self.release(cx.pipe.share);
         self.phase = Phase::Lingering {
-            until: cx.now + cx.drain_timeout,
+            until: cx.pipe.now + cx.drain_timeout,
         };
         self.linger(cx.bufs)
     }
@@ -235,13 +320,13 @@ impl Conn {
             Phase::Open { accepted, .. } => {
                 cx.sessions
                     .of(&mut self.session, accepted)
-                    .handle_timeout(cx.now);
+                    .handle_timeout(cx.pipe.now);
                 self.advance(cx)
             }
-            Phase::Closing { until, .. } if cx.now >= until => {
+            Phase::Closing { until, .. } if cx.pipe.now >= until => {
                 Step::Close("peer did not read its last output in time")
             }
-            Phase::Lingering { until } if cx.now >= until => Step::Close("linger time over"),
+            Phase::Lingering { until } if cx.pipe.now >= until => Step::Close("linger time over"),
             Phase::Closing { .. } | Phase::Lingering { .. } => Step::Wait,
         }
     }
@@ -258,8 +343,16 @@ impl Conn {
         let waiting = held.saturating_add(usize::try_from(queued).unwrap_or(usize::MAX));
         cx.sessions
             .of(&mut self.session, accepted)
-            .shutdown(cx.now, waiting);
+            .shutdown(cx.pipe.now, waiting);
         self.advance(cx)
+    }
+
+    /// Gives back what the connection holds of the budget (it is closing,
+    /// or has nothing more to send).
+    pub(crate) fn release(&mut self, share: &mut Share) {
+        if let Some(b) = self.backlog.take() {
+            share.release(b.charge);
+        }
     }
 
     /// When the event loop must wake this connection next.
@@ -278,17 +371,57 @@ impl Conn {
         self.backlog.as_ref().is_some_and(|b| b.sent < b.out.len())
     }
 
+    /// Moves bytes (see [`Conn::pump`]), then sets what the backlog holds
+    /// of the budget to what it needs, giving back the rest of what was
+    /// reserved on the way.
+    fn drive(&mut self, s: &mut Server, bufs: &mut Buffers, p: &mut Pipe<'_>) -> Step {
+        let mut reserved = self
+            .backlog
+            .as_mut()
+            .map_or(0, |b| std::mem::take(&mut b.charge));
+        let (input, output) = bufs.split();
+        let step = self.pump(s, input, output, p, &mut reserved);
+        self.settle(p, &mut reserved);
+        step
+    }
+
+    /// Makes `reserved` exactly what the backlog needs.
+    fn settle(&mut self, p: &mut Pipe<'_>, reserved: &mut usize) {
+        let need = self.backlog.as_ref().map_or(0, |b| b.need(p.growth));
+        if need <= *reserved {
+            p.share.release(*reserved - need);
+        } else {
+            // A session added more than its allowance: the bytes exist,
+            // so they are counted (past the limit for a moment).
+            p.share.force(need - *reserved);
+        }
+        *reserved = need;
+        if let Some(b) = self.backlog.as_mut() {
+            b.charge = need;
+        }
+    }
+
     /// Sends the backlog, answers held input, then reads and answers
-    /// until the socket is empty, blocks, or the budget is spent.
-    fn drive(
+    /// until the socket is empty, blocks, the read budget is spent, or
+    /// the memory budget has no room for what a read could need.
+    ///
+    /// Before each read the connection reserves room for the worst its
+    /// bytes could cost should the socket refuse the answer: the answer
+    /// itself and the input behind it. With a transform that answers a
+    /// payload only whole, it also reserves a whole payload, since the
+    /// read may bring the header of one; when that much is not free the
+    /// read only peeks, and a payload that cannot be reserved stays in
+    /// the kernel, so a connection that waits for the budget holds none
+    /// of it and cannot keep others from finishing.
+    fn pump(
         &mut self,
         s: &mut Server,
-        bufs: &mut Buffers,
-        now: Instant,
-        in_place: bool,
-        short_read_drains: bool,
+        input: &mut [u8],
+        output: &mut [u8],
+        p: &mut Pipe<'_>,
+        reserved: &mut usize,
     ) -> Step {
-        let (input, output) = bufs.split();
+        let now = p.now;
         let mut reads = 0;
         loop {
             if let Some(b) = self.backlog.as_mut() {
@@ -296,23 +429,31 @@ impl Conn {
                     match flush(&self.stream, b) {
                         Err(_) => return Step::Close("write failed"),
                         Ok(false) => return Step::Wait,
-                        Ok(true) => s.handle_transmitted(now),
+                        Ok(true) => {
+                            s.handle_transmitted(now);
+                            b.out = Vec::new();
+                            b.sent = 0;
+                        }
                     }
                 }
                 if b.input.len() >= b.min || self.read_eof() {
                     // Output all sent, and enough input for the session.
                     let mut held = self.backlog.take().map(|b| b.input).unwrap_or_default();
-                    if let Err(why) = self.feed(s, &mut held, output, now, in_place) {
+                    let fed = self.feed(s, &mut held, output, p, reserved, false);
+                    if let Err(why) = fed {
                         return Step::Close(why);
                     }
+                    drop(held);
+                    self.settle(p, reserved);
                     continue;
                 }
             }
             if self.backlog.is_none() && s.pending_output_len() > 0 {
                 // Bytes a timeout, an end of input or a shutdown queued.
-                if let Err(why) = self.feed(s, &mut [], output, now, in_place) {
+                if let Err(why) = self.feed(s, &mut [], output, p, reserved, false) {
                     return Step::Close(why);
                 }
+                self.settle(p, reserved);
                 continue;
             }
             if s.is_finished() || (self.read_eof() && self.backlog.is_none()) {
@@ -321,14 +462,23 @@ impl Conn {
             if reads == READ_BUDGET {
                 return Step::Yield;
             }
-            match (&self.stream).read(input) {
+            let Some((limit, peek)) = self.make_room(p, reserved, input.len()) else {
+                return Step::Starved;
+            };
+            let buf = &mut input[..limit];
+            let got = if peek {
+                self.stream.peek(buf)
+            } else {
+                (&self.stream).read(buf)
+            };
+            match got {
                 Ok(0) => {
                     self.set_read_eof();
                     let held = self.backlog.as_ref().map_or(0, |b| b.input.len());
                     s.handle_end_of_input(held);
                     if self.backlog.is_none() {
                         // Take the session's final bytes.
-                        if let Err(why) = self.feed(s, &mut [], output, now, in_place) {
+                        if let Err(why) = self.feed(s, &mut [], output, p, reserved, false) {
                             return Step::Close(why);
                         }
                     }
@@ -336,16 +486,23 @@ impl Conn {
                 Ok(n) => {
                     reads += 1;
                     if let Some(b) = self.backlog.as_mut() {
-                        // The session waits for more in one piece.
-                        b.input.extend_from_slice(&input[..n]);
-                    } else if let Err(why) = self.feed(s, &mut input[..n], output, now, in_place) {
-                        return Step::Close(why);
+                        // A payload waited for whole, its room reserved.
+                        b.input.extend_from_slice(&buf[..n]);
+                    } else {
+                        let taken = match self.feed(s, &mut buf[..n], output, p, reserved, peek) {
+                            Ok(t) => t,
+                            Err(why) => return Step::Close(why),
+                        };
+                        if peek && discard(&self.stream, &mut buf[..taken]).is_err() {
+                            return Step::Close("read failed");
+                        }
                     }
+                    self.settle(p, reserved);
                     // A short read emptied the socket: with edge-triggered
                     // readiness, bytes arriving later raise a new event, so
                     // the read that would only say `WouldBlock` is skipped
                     // (one syscall less per request; tokio does the same).
-                    if short_read_drains && n < input.len() && self.backlog.is_none() {
+                    if short_read_drains(p, n, limit) && self.backlog.is_none() {
                         return Step::Wait;
                     }
                 }
@@ -356,47 +513,99 @@ impl Conn {
         }
     }
 
+    /// Reserves room for the next read; how much to read and whether only
+    /// to peek, or `None` when the budget cannot hold even a small read.
+    fn make_room(
+        &mut self,
+        p: &mut Pipe<'_>,
+        reserved: &mut usize,
+        buffer: usize,
+    ) -> Option<(usize, bool)> {
+        if let Some(b) = self.backlog.as_mut() {
+            // A payload waited for whole: read only what it lacks, once
+            // the whole of it and its answer are reserved.
+            if b.unreserved() {
+                let whole = b.min + p.growth * b.min + ANSWER_EXTRA;
+                if whole > *reserved && !p.share.reserve(whole - *reserved) {
+                    return None;
+                }
+                *reserved = (*reserved).max(whole);
+                b.input.reserve_exact(b.min - b.input.len());
+            }
+            return Some(((b.min - b.input.len()).min(buffer), false));
+        }
+        // As `read_reservation` says, for reads of `n` bytes.
+        let cost = |n: usize| (p.growth + 1) * n + ANSWER_EXTRA;
+        let full = if self.cautious > 0 {
+            CAUTIOUS_READ
+        } else {
+            buffer
+        };
+        for n in [full, CAUTIOUS_READ.min(full)] {
+            if p.growth > 1 {
+                let with_payload = cost(n) + (p.growth + 1) * p.max_payload + ANSWER_EXTRA;
+                if p.share.reserve(with_payload) {
+                    *reserved += with_payload;
+                    return Some((n, false));
+                }
+                if p.share.reserve(cost(n)) {
+                    *reserved += cost(n);
+                    return Some((n, true));
+                }
+            } else if p.share.reserve(cost(n)) {
+                *reserved += cost(n);
+                return Some((n, false));
+            }
+        }
+        None
+    }
+
     /// Offers `input` to the session and writes what it answers, in place
     /// first where the transform allows. Output the socket will not take,
-    /// and input the session cannot take yet, become the backlog.
+    /// and input the session cannot take yet, become the backlog. Returns
+    /// how many bytes of `input` the session or the backlog now has; the
+    /// rest (only when `peek`) is a payload the budget could not reserve,
+    /// left in the socket.
     fn feed(
         &mut self,
         s: &mut Server,
         input: &mut [u8],
         out: &mut [u8],
-        now: Instant,
-        in_place: bool,
-    ) -> Result<(), &'static str> {
+        p: &mut Pipe<'_>,
+        reserved: &mut usize,
+        peek: bool,
+    ) -> Result<usize, &'static str> {
+        let now = p.now;
         let mut at = 0;
         let mut next = Next::Output;
         let mut stalled = false;
-        if in_place && !input.is_empty() {
-            let p = s.handle_input_in_place(now, input);
-            at = p.consumed;
-            next = p.next;
-            if !self.send(&input[..p.produced], &input[at..])? {
-                return Ok(());
+        if p.in_place && !input.is_empty() {
+            let q = s.handle_input_in_place(now, input);
+            at = q.consumed;
+            next = q.next;
+            if !self.send(&input[..q.produced], &input[at..])? {
+                return Ok(input.len());
             }
         }
         loop {
             let rest = input.len() - at;
             match next {
-                Next::Finished => return Ok(()),
+                Next::Finished => return Ok(input.len()),
                 Next::Input { min } if rest < min || rest == 0 => {
-                    if rest > 0 {
-                        self.hold(&input[at..], min);
+                    if rest > 0 && !self.hold(&input[at..], min, p, reserved, peek) {
+                        return Ok(at);
                     }
-                    return Ok(());
+                    return Ok(input.len());
                 }
                 _ if stalled => return Err("session made no progress"),
                 _ => {}
             }
-            let p = s.handle_input(now, &input[at..], out);
-            at += p.consumed;
-            stalled = p.consumed == 0 && p.produced == 0;
-            next = p.next;
-            if !self.send(&out[..p.produced], &input[at..])? {
-                return Ok(());
+            let q = s.handle_input(now, &input[at..], out);
+            at += q.consumed;
+            stalled = q.consumed == 0 && q.produced == 0;
+            next = q.next;
+            if !self.send(&out[..q.produced], &input[at..])? {
+                return Ok(input.len());
             }
         }
     }
@@ -409,25 +618,46 @@ impl Conn {
         }
         let sent = write_some(&self.stream, bytes).map_err(|_| "write failed")?;
         if sent == bytes.len() {
+            self.cautious = self.cautious.saturating_sub(1);
             return Ok(true);
         }
-        self.backlog = Some(Box::new(Backlog {
-            out: bytes[sent..].to_vec(),
-            sent: 0,
-            input: unanswered.to_vec(),
-            min: 1,
-        }));
+        // The peer reads slower than it sends: read a little at a time
+        // for a while, so what the socket refuses stays small.
+        self.cautious = CAUTIOUS_READS;
+        self.backlog = Some(Backlog::new(bytes[sent..].to_vec(), unanswered.to_vec(), 1));
         Ok(false)
     }
 
-    /// Keeps input the session needs more of before it can move on.
-    fn hold(&mut self, input: &[u8], min: usize) {
-        self.backlog = Some(Box::new(Backlog {
-            out: Vec::new(),
-            sent: 0,
-            input: input.to_vec(),
-            min,
-        }));
+    /// Keeps the start of a payload the session wants whole, in a buffer
+    /// with room for all of it, once the budget has room for it and its
+    /// answer. False when it has not and the bytes were only peeked at:
+    /// they stay in the socket until the budget has room.
+    fn hold(
+        &mut self,
+        input: &[u8],
+        min: usize,
+        p: &mut Pipe<'_>,
+        reserved: &mut usize,
+        peek: bool,
+    ) -> bool {
+        let whole = min + p.growth * min + ANSWER_EXTRA;
+        let room = whole <= *reserved || p.share.reserve(whole - *reserved);
+        if room {
+            *reserved = (*reserved).max(whole);
+            let mut held = Vec::with_capacity(min);
+            held.extend_from_slice(input);
+            self.backlog = Some(Backlog::new(Vec::new(), held, min));
+            return true;
+        }
+        if peek {
+            self.backlog = Some(Backlog::new(Vec::new(), Vec::new(), min));
+            return false;
+        }
+        // Read for real without room reserved (not expected: a read that
+        // could bring a payload's header reserves one first): keep what
+        // came; it is counted all the same.
+        self.backlog = Some(Backlog::new(Vec::new(), input.to_vec(), min));
+        true
     }
 
     /// Reads and discards; [`Step::Close`] once the peer has closed.
@@ -466,6 +696,26 @@ impl Conn {
             *read_eof = true;
         }
     }
+}
+
+/// Whether a read of `n` bytes when `limit` were asked for emptied the
+/// socket (see [`Pipe::short_read_drains`]).
+fn short_read_drains(p: &Pipe<'_>, n: usize, limit: usize) -> bool {
+    p.short_read_drains && n < limit
+}
+
+/// Takes from the socket the bytes a peek showed and the session took.
+fn discard(mut r: &TcpStream, buf: &mut [u8]) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        match r.read(&mut buf[at..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes as much of `bytes` as the socket takes now.

@@ -8,12 +8,14 @@
 //! writable interest is registered only while a connection has output the
 //! socket would not take.
 
+mod budget;
 mod connection;
 mod listener;
 mod signals;
 mod timers;
 mod udp;
 
+use std::collections::VecDeque;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,11 +32,21 @@ pub use listener::{bind, Bound};
 pub use signals::Stopped;
 
 use crate::clock::Clock;
-use connection::{Buffers, Conn, Cx, Sessions, Step};
+use budget::{Budget, Share};
+use connection::{Buffers, Conn, Cx, Pipe, Sessions, Step};
 use timers::Timers;
 
 /// Size of each event loop's read buffer.
 const BUFFER_SIZE: usize = 64 * 1024;
+
+/// How soon accepting is tried again after it failed for want of
+/// descriptors, when none of this loop's connections closes first (the
+/// contract allows 100 ms).
+const ACCEPT_RETRY: shout_core::Duration = shout_core::Duration::from_millis(50);
+
+/// How often connections waiting for the memory budget look again, in
+/// case another event loop freed some.
+const STARVED_RETRY: shout_core::Duration = shout_core::Duration::from_millis(10);
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const UDP: Token = Token(usize::MAX - 2);
@@ -53,11 +65,14 @@ pub struct Options {
     pub max_connections: usize,
     /// Event loops.
     pub threads: usize,
+    /// The most bytes held in user space for all connections together.
+    pub max_buffered: usize,
 }
 
 /// State the event loops share.
 struct Shared {
     connections: AtomicUsize,
+    budget: Arc<Budget>,
     shutdown: AtomicBool,
     running: AtomicUsize,
     failed: AtomicBool,
@@ -102,6 +117,11 @@ impl Running {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
+    /// Bytes of the memory budget taken now, and the most taken at once.
+    pub fn buffered(&self) -> (usize, usize) {
+        (self.shared.budget.taken(), self.shared.budget.peak())
+    }
+
     /// Waits for every event loop; an error if one of them failed.
     pub fn join(self) -> Result<(), ServeError> {
         let mut ok = true;
@@ -124,6 +144,7 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     raise_open_files_limit();
     let shared = Arc::new(Shared {
         connections: AtomicUsize::new(0),
+        budget: Arc::new(Budget::new(options.max_buffered)),
         shutdown: AtomicBool::new(false),
         running: AtomicUsize::new(threads),
         failed: AtomicBool::new(false),
@@ -135,7 +156,8 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
         let udp = udps.next();
         workers.push(Worker::new(id, options, shared.clone(), tcp, udp)?);
     }
-    let wakers = workers.iter().map(|w| w.waker.clone()).collect();
+    let wakers: Vec<Arc<Waker>> = workers.iter().map(|w| w.waker.clone()).collect();
+    shared.budget.set_loops(wakers.clone());
     let mut handles = Vec::with_capacity(threads);
     for w in workers {
         let spawned = std::thread::Builder::new()
@@ -242,12 +264,21 @@ struct Worker {
     sessions: Sessions,
     timers: Timers,
     bufs: Buffers,
+    share: Share,
+    /// Connections waiting for the budget, oldest first.
+    starved: VecDeque<usize>,
     ready: Vec<usize>,
     shared: Arc<Shared>,
     config: ValidConfig,
     max_connections: usize,
     clock: Clock,
     drain_until: Option<Instant>,
+    /// Accepting failed for want of descriptors: when to try again
+    /// (sooner when one of ours closes).
+    accept_retry: Option<Instant>,
+    /// Failed accepts since the last warning, and when that was.
+    accept_failures: u64,
+    accept_warned: Option<Instant>,
 }
 
 impl Worker {
@@ -282,12 +313,21 @@ impl Worker {
             sessions: Sessions::new(options.config),
             timers: Timers::default(),
             bufs: Buffers::new(BUFFER_SIZE),
+            share: Share::new(
+                shared.budget.clone(),
+                options.threads,
+                connection::read_reservation(BUFFER_SIZE, &options.config),
+            ),
+            starved: VecDeque::new(),
             ready: Vec::new(),
             shared,
             config: options.config,
             max_connections: options.max_connections,
             clock: Clock::new(),
             drain_until: None,
+            accept_retry: None,
+            accept_failures: 0,
+            accept_warned: None,
         })
     }
 
@@ -343,6 +383,14 @@ impl Worker {
                 }
             }
             self.expire_timers(now);
+            self.share.yield_if_short();
+            if !self.starved.is_empty() {
+                self.retry_starved(now);
+            }
+            if self.accept_retry.is_some_and(|at| now >= at) {
+                self.accept_retry = None;
+                self.accept(now);
+            }
             if self.drain_until.is_none() && self.shared.shutdown.load(Ordering::SeqCst) {
                 self.begin_shutdown(now);
             }
@@ -358,10 +406,16 @@ impl Worker {
         if !self.ready.is_empty() || self.udp_pending {
             return Some(std::time::Duration::ZERO);
         }
-        let next = match (self.timers.next(), self.drain_until) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let retry = (!self.starved.is_empty()).then(|| self.clock.now() + STARVED_RETRY);
+        let next = [
+            self.timers.next(),
+            self.drain_until,
+            self.accept_retry,
+            retry,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         let wait = next.saturating_since(self.clock.now());
         Some(std::time::Duration::from_micros(wait.as_micros()))
     }
@@ -375,12 +429,8 @@ impl Worker {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Out of descriptors or a connection reset while
-                    // queued: the rest stay queued for the next wake-up.
-                    tracing::warn!(worker = self.id, "accept failed: {e}");
-                    return;
-                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return self.accept_failed(now, &e),
             };
             let before = self.shared.connections.fetch_add(1, Ordering::SeqCst);
             if before >= self.max_connections {
@@ -409,6 +459,47 @@ impl Worker {
         }
     }
 
+    /// Accepting failed (out of descriptors, most likely): the waiting
+    /// connections stay queued and are tried again when one of ours
+    /// closes or after [`ACCEPT_RETRY`], since an edge-triggered listener
+    /// raises no new event for them. One warning a second at most.
+    fn accept_failed(&mut self, now: Instant, e: &io::Error) {
+        self.accept_failures += 1;
+        self.accept_retry = Some(now + ACCEPT_RETRY);
+        let due = self
+            .accept_warned
+            .is_none_or(|at| now >= at + shout_core::Duration::from_secs(1));
+        if due {
+            tracing::warn!(
+                worker = self.id,
+                "accept failed {} time(s) since the last warning: {e}; waiting connections stay queued and are accepted once descriptors are free",
+                self.accept_failures
+            );
+            self.accept_failures = 0;
+            self.accept_warned = Some(now);
+        }
+    }
+
+    /// Offers the budget to the connections waiting for it, oldest first,
+    /// until one still finds too little.
+    fn retry_starved(&mut self, now: Instant) {
+        while let Some(&key) = self.starved.front() {
+            self.starved.pop_front();
+            match self.conns.get_mut(key) {
+                Some(conn) if conn.starved => conn.starved = false,
+                _ => continue, // gone, or woken already
+            }
+            self.process(key, now, false);
+            if self.conns.get(key).is_some_and(|c| c.starved) {
+                // Still too little: it keeps its place at the front.
+                if let Some(k) = self.starved.pop_back() {
+                    self.starved.push_front(k);
+                }
+                return;
+            }
+        }
+    }
+
     /// Over max_connections: an explicit frame server says BUSY without
     /// reading; any other closes at once. Nothing lingers or counts.
     fn refuse(&self, stream: TcpStream, peer: SocketAddr) {
@@ -430,6 +521,7 @@ impl Worker {
         let mut cx = step_cx(
             &mut self.sessions,
             &mut self.bufs,
+            &mut self.share,
             &self.config,
             now,
             from_event,
@@ -450,7 +542,11 @@ impl Worker {
         match step {
             Step::Close(why) => return self.close(key, why),
             Step::Yield => self.ready.push(key),
-            Step::Wait => {}
+            Step::Starved if !conn.starved => {
+                conn.starved = true;
+                self.starved.push_back(key);
+            }
+            Step::Starved | Step::Wait => {}
         }
         let want_writable = conn.wants_write();
         if want_writable != conn.writable {
@@ -483,7 +579,14 @@ impl Worker {
                 continue; // stale: the connection re-armed earlier
             }
             conn.timer.clear();
-            let mut cx = step_cx(&mut self.sessions, &mut self.bufs, &self.config, now, false);
+            let mut cx = step_cx(
+                &mut self.sessions,
+                &mut self.bufs,
+                &mut self.share,
+                &self.config,
+                now,
+                false,
+            );
             let step = conn.on_timer(&mut cx);
             self.settle(key, step);
         }
@@ -510,7 +613,14 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let mut cx = step_cx(&mut self.sessions, &mut self.bufs, &self.config, now, false);
+            let mut cx = step_cx(
+                &mut self.sessions,
+                &mut self.bufs,
+                &mut self.share,
+                &self.config,
+                now,
+                false,
+            );
             let step = conn.shutdown(&mut cx);
             self.settle(key, step);
         }
@@ -531,8 +641,13 @@ impl Worker {
         if let Some(mut s) = self.sessions.remove(&mut conn.session) {
             log_events(self.id, key, &mut s);
         }
+        conn.release(&mut self.share);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.shared.connections.fetch_sub(1, Ordering::SeqCst);
+        if self.accept_retry.is_some() {
+            // A descriptor is free: the queued connections may fit now.
+            self.accept_retry = Some(Instant::ZERO);
+        }
         tracing::trace!(worker = self.id, conn = key, "connection ended: {why}");
     }
 }
@@ -541,6 +656,7 @@ impl Worker {
 fn step_cx<'a>(
     sessions: &'a mut Sessions,
     bufs: &'a mut Buffers,
+    share: &'a mut Share,
     config: &ValidConfig,
     now: Instant,
     short_read_drains: bool,
@@ -548,10 +664,15 @@ fn step_cx<'a>(
     Cx {
         sessions,
         bufs,
-        now,
+        pipe: Pipe {
+            share,
+            now,
+            short_read_drains,
+            in_place: config.transform.is_length_preserving(),
+            growth: config.transform.max_growth(),
+            max_payload: config.max_payload as usize,
+        },
         drain_timeout: config.drain_timeout,
-        short_read_drains,
-        in_place: config.transform.is_length_preserving(),
     }
 }
 

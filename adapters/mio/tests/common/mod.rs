@@ -27,10 +27,28 @@ impl Serve {
     /// Starts `shout serve --listen 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line(s).
     pub(crate) fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args);
+        Serve::spawn(cmd, args)
+    }
+
+    /// Like [`Serve::start`], with the open files limit (soft and hard)
+    /// set to `nofile` first, by the shell's `ulimit`.
+    pub(crate) fn start_with_nofile(nofile: u32, args: &[&str]) -> Serve {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(args);
+        Serve::spawn(cmd, args)
+    }
+
+    fn spawn(mut cmd: Command, args: &[&str]) -> Serve {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
