@@ -436,6 +436,12 @@ impl Conn {
                         }
                     }
                 }
+                if b.input.is_empty() && b.min <= 1 {
+                    // All sent and nothing held: no backlog any more.
+                    self.backlog = None;
+                    self.settle(p, reserved);
+                    continue;
+                }
                 if b.input.len() >= b.min || self.read_eof() {
                     // Output all sent, and enough input for the session.
                     let mut held = self.backlog.take().map(|b| b.input).unwrap_or_default();
