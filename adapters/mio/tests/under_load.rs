@@ -92,6 +92,11 @@ fn stalled_payloads_stay_within_the_budget_and_all_finish() {
     for c in clients {
         c.join().expect("every client is answered exactly");
     }
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(
+        log.contains("memory budget (--max-buffered 2097152) is spent"),
+        "the budget ran out, and the server said so: {log}"
+    );
 }
 
 /// A budget too small for one payload is a bad flag value.

@@ -48,6 +48,11 @@ impl Budget {
         let _ = self.loops.set(wakers);
     }
 
+    /// The limit, in bytes.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// The most bytes taken out of the budget at once so far (an upper
     /// bound of what was held: loops' idle credit counts as taken).
     pub(crate) fn peak(&self) -> usize {

@@ -218,7 +218,13 @@ pub fn serve(options: &Options) -> Result<(), ServeError> {
         let _ = writeln!(err, "listening on {} (udp)", running.local_addr());
     }
     drop(err);
-    match signal_loop.run(&running) {
+    let stopped = signal_loop.run(&running);
+    let (_, peak) = running.buffered();
+    tracing::info!(
+        "memory budget: at most {peak} of {} bytes were taken at once",
+        options.max_buffered
+    );
+    match stopped {
         Stopped::Drained => running.join(),
         Stopped::Interrupted(sig) => Err(ServeError::Interrupted(sig)),
         Stopped::Failed(e) => {
@@ -279,6 +285,8 @@ struct Worker {
     /// Failed accepts since the last warning, and when that was.
     accept_failures: u64,
     accept_warned: Option<Instant>,
+    /// When this loop last warned that the budget is spent.
+    starved_warned: Option<Instant>,
 }
 
 impl Worker {
@@ -328,6 +336,7 @@ impl Worker {
             accept_retry: None,
             accept_failures: 0,
             accept_warned: None,
+            starved_warned: None,
         })
     }
 
@@ -480,6 +489,24 @@ impl Worker {
         }
     }
 
+    /// The budget is spent: says so, at most once every ten seconds.
+    fn warn_starved(&mut self) {
+        let now = self.clock.now();
+        if self
+            .starved_warned
+            .is_some_and(|at| now < at + shout_core::Duration::from_secs(10))
+        {
+            return;
+        }
+        self.starved_warned = Some(now);
+        tracing::warn!(
+            worker = self.id,
+            "the memory budget (--max-buffered {}) is spent: {} connection(s) wait, unread, until bytes are freed",
+            self.shared.budget.limit(),
+            self.starved.len()
+        );
+    }
+
     /// Offers the budget to the connections waiting for it, oldest first,
     /// until one still finds too little.
     fn retry_starved(&mut self, now: Instant) {
@@ -545,9 +572,13 @@ impl Worker {
             Step::Starved if !conn.starved => {
                 conn.starved = true;
                 self.starved.push_back(key);
+                self.warn_starved();
             }
             Step::Starved | Step::Wait => {}
         }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         let want_writable = conn.wants_write();
         if want_writable != conn.writable {
             let interest = if want_writable {
