@@ -126,6 +126,7 @@
 pub mod config;
 mod framing;
 mod io;
+pub mod proxy;
 pub mod session;
 pub mod time;
 pub mod transform;

@@ -27,6 +27,7 @@ fn start_mio(config: Config) -> Running {
         max_connections: 64,
         threads: 1,
         max_buffered: 256 << 20,
+        proxy_protocol: false,
     };
     server::start(&options, None).expect("the server starts on a free port")
 }

@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// a connection that needs more waits until enough is free.
     #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_buffered: usize,
+    /// Every TCP connection must begin with a PROXY protocol header (v1 or
+    /// v2, as HAProxy and nginx send them); its source address is the
+    /// client's in the logs. A connection without one is closed unanswered.
+    #[arg(long)]
+    pub proxy_protocol: bool,
     /// Event loop threads [default: the available cores].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
@@ -137,6 +142,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             threads,
             max_buffered: self.max_buffered,
+            proxy_protocol: self.proxy_protocol,
         })
     }
 }

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use shout_core::wire::{ErrorCode, ErrorFrame};
-use shout_core::{Event, Framing, Instant, Server, ValidConfig};
+use shout_core::{Event, Framing, Instant, ValidConfig};
 use slab::Slab;
 
 pub use listener::{bind, Bound};
@@ -33,7 +33,7 @@ pub use signals::Stopped;
 
 use crate::clock::Clock;
 use budget::{Budget, Share};
-use connection::{Buffers, Conn, Cx, Pipe, Sessions, Step};
+use connection::{Buffers, Conn, Cx, Pipe, Session, Sessions, Step};
 use timers::Timers;
 
 /// Size of each event loop's read buffer.
@@ -67,6 +67,8 @@ pub struct Options {
     pub threads: usize,
     /// The most bytes held in user space for all connections together.
     pub max_buffered: usize,
+    /// Every TCP connection begins with a PROXY protocol header (v1 or v2).
+    pub proxy_protocol: bool,
 }
 
 /// State the event loops share.
@@ -277,6 +279,7 @@ struct Worker {
     shared: Arc<Shared>,
     config: ValidConfig,
     max_connections: usize,
+    proxy_protocol: bool,
     clock: Clock,
     drain_until: Option<Instant>,
     /// Accepting failed for want of descriptors: when to try again
@@ -331,6 +334,7 @@ impl Worker {
             shared,
             config: options.config,
             max_connections: options.max_connections,
+            proxy_protocol: options.proxy_protocol,
             clock: Clock::new(),
             drain_until: None,
             accept_retry: None,
@@ -450,7 +454,7 @@ impl Worker {
             let _ = stream.set_nodelay(true);
             let entry = self.conns.vacant_entry();
             let key = entry.key();
-            let mut conn = Conn::new(stream, now);
+            let mut conn = Conn::new(stream, now, self.proxy_protocol);
             if let Err(e) =
                 self.poll
                     .registry()
@@ -708,17 +712,19 @@ fn step_cx<'a>(
 }
 
 /// One debug line per session opened (with its framing) and closed (with
-/// its reason).
-fn log_events(worker: usize, key: usize, s: &mut Server) {
-    while let Some(event) = s.poll_event() {
+/// its reason), naming the client (the PROXY header's source if any).
+fn log_events(worker: usize, key: usize, s: &mut Session) {
+    let client = s.client;
+    while let Some(event) = s.server.poll_event() {
         match event {
             Event::Opened(framing) => {
-                tracing::debug!(worker, conn = key, ?framing, "connection opened")
+                tracing::debug!(worker, conn = key, %client, ?framing, "connection opened")
             }
             Event::Closed(reason) => tracing::debug!(
                 worker,
                 conn = key,
-                framing = ?s.framing(),
+                %client,
+                framing = ?s.server.framing(),
                 "connection closed: {reason}"
             ),
             _ => {}
