@@ -28,7 +28,7 @@ use shout_core::wire::{ErrorCode, ErrorFrame};
 use shout_core::{Event, Framing, Instant, ValidConfig};
 use slab::Slab;
 
-pub use listener::{bind, Bound};
+pub use listener::{bind, Bound, Transport};
 pub use signals::Stopped;
 
 use crate::clock::Clock;
@@ -48,9 +48,29 @@ const ACCEPT_RETRY: shout_core::Duration = shout_core::Duration::from_millis(50)
 /// case another event loop freed some.
 const STARVED_RETRY: shout_core::Duration = shout_core::Duration::from_millis(10);
 
-const LISTENER: Token = Token(usize::MAX - 1);
-const UDP: Token = Token(usize::MAX - 2);
-const WAKER: Token = Token(usize::MAX - 3);
+const WAKER: Token = Token(usize::MAX);
+/// Tokens of a loop's listening sockets: `SOCKETS + 2i` for TCP listener
+/// `i`, `SOCKETS + 2i + 1` for UDP socket `i` (far above any connection's
+/// slab key).
+const SOCKETS: usize = usize::MAX - 1 - 2 * MAX_SOCKETS;
+const MAX_SOCKETS: usize = 1024;
+
+/// What a token names.
+enum Source {
+    Listener(usize),
+    Udp,
+    Waker,
+    Conn(usize),
+}
+
+fn source(token: Token) -> Source {
+    match token.0 {
+        t if t == WAKER.0 => Source::Waker,
+        t if t >= SOCKETS && (t - SOCKETS).is_multiple_of(2) => Source::Listener((t - SOCKETS) / 2),
+        t if t >= SOCKETS => Source::Udp,
+        key => Source::Conn(key),
+    }
+}
 
 /// Everything `shout serve` was asked for.
 #[derive(Clone, Debug)]
@@ -81,24 +101,28 @@ struct Shared {
     done: Option<Waker>,
 }
 
-/// A started server: its address and a handle to stop it.
+/// A started server: its addresses and a handle to stop it.
 pub struct Running {
-    addr: SocketAddr,
-    udp: bool,
+    listening: Vec<(SocketAddr, Transport)>,
     shared: Arc<Shared>,
     wakers: Vec<Arc<Waker>>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Running {
-    /// The address it listens on (the real port).
+    /// The address it listens on (the real port): its first TCP
+    /// listener's.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.listening
+            .iter()
+            .find(|(_, t)| *t == Transport::Tcp)
+            .unwrap_or(&self.listening[0])
+            .0
     }
 
-    /// Whether it serves UDP too.
-    pub fn has_udp(&self) -> bool {
-        self.udp
+    /// Every socket it serves, in the order `serve` announces them.
+    pub fn listening(&self) -> &[(SocketAddr, Transport)] {
+        &self.listening
     }
 
     /// Starts a graceful shutdown; returns at once.
@@ -142,7 +166,10 @@ impl Running {
 /// finished.
 pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     let threads = options.threads.max(1);
-    let bound = listener::bind(options.listen, threads, options.udp)?;
+    let bound = match listener::inherited(threads)? {
+        Some(passed) => passed,
+        None => listener::bind(options.listen, threads, options.udp)?,
+    };
     raise_open_files_limit();
     let shared = Arc::new(Shared {
         connections: AtomicUsize::new(0),
@@ -152,11 +179,9 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
         failed: AtomicBool::new(false),
         done,
     });
-    let mut udps = bound.udp.into_iter();
     let mut workers = Vec::with_capacity(threads);
-    for (id, tcp) in bound.tcp.into_iter().enumerate() {
-        let udp = udps.next();
-        workers.push(Worker::new(id, options, shared.clone(), tcp, udp)?);
+    for (id, sockets) in bound.loops.into_iter().enumerate() {
+        workers.push(Worker::new(id, options, shared.clone(), sockets)?);
     }
     let wakers: Vec<Arc<Waker>> = workers.iter().map(|w| w.waker.clone()).collect();
     shared.budget.set_loops(wakers.clone());
@@ -174,8 +199,7 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
         }
     }
     Ok(Running {
-        addr: bound.addr,
-        udp: options.udp,
+        listening: bound.announced,
         shared,
         wakers,
         threads: handles,
@@ -215,9 +239,8 @@ pub fn serve(options: &Options) -> Result<(), ServeError> {
     let running = start(options, Some(done))
         .map_err(|e| ServeError::Bind(describe_bind_error(options.listen, &e)))?;
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "listening on {} (tcp)", running.local_addr());
-    if running.has_udp() {
-        let _ = writeln!(err, "listening on {} (udp)", running.local_addr());
+    for (addr, transport) in running.listening() {
+        let _ = writeln!(err, "listening on {addr} ({transport})");
     }
     drop(err);
     let stopped = signal_loop.run(&running);
@@ -243,6 +266,8 @@ fn describe_bind_error(addr: SocketAddr, e: &io::Error) -> String {
             format!("cannot listen on {addr}: address not available on this machine")
         }
         io::ErrorKind::PermissionDenied => format!("cannot listen on {addr}: permission denied"),
+        // Socket activation's own errors say what they are about.
+        io::ErrorKind::Other => e.to_string(),
         _ => format!("cannot listen on {addr}: {e}"),
     }
 }
@@ -265,8 +290,10 @@ struct Worker {
     id: usize,
     poll: Poll,
     waker: Arc<Waker>,
-    listener: Option<TcpListener>,
-    udp: Option<UdpSocket>,
+    /// The TCP listeners (none once shutting down).
+    listeners: Vec<TcpListener>,
+    udps: Vec<UdpSocket>,
+    /// A UDP socket may have datagrams left to serve.
     udp_pending: bool,
     conns: Slab<Conn>,
     sessions: Sessions,
@@ -297,28 +324,35 @@ impl Worker {
         id: usize,
         options: &Options,
         shared: Arc<Shared>,
-        tcp: std::net::TcpListener,
-        udp: Option<std::net::UdpSocket>,
+        sockets: listener::Sockets,
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut listener = TcpListener::from_std(tcp);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let udp = match udp {
-            Some(u) => {
-                let mut u = UdpSocket::from_std(u);
-                poll.registry().register(&mut u, UDP, Interest::READABLE)?;
-                Some(u)
-            }
-            None => None,
-        };
+        if sockets.tcp.len() > MAX_SOCKETS || sockets.udp.len() > MAX_SOCKETS {
+            return Err(io::Error::other(format!(
+                "at most {MAX_SOCKETS} listening sockets of each kind"
+            )));
+        }
+        let mut listeners = Vec::with_capacity(sockets.tcp.len());
+        for (i, tcp) in sockets.tcp.into_iter().enumerate() {
+            let mut l = TcpListener::from_std(tcp);
+            poll.registry()
+                .register(&mut l, Token(SOCKETS + 2 * i), Interest::READABLE)?;
+            listeners.push(l);
+        }
+        let mut udps = Vec::with_capacity(sockets.udp.len());
+        for (i, udp) in sockets.udp.into_iter().enumerate() {
+            let mut u = UdpSocket::from_std(udp);
+            poll.registry()
+                .register(&mut u, Token(SOCKETS + 2 * i + 1), Interest::READABLE)?;
+            udps.push(u);
+        }
         Ok(Worker {
             id,
             poll,
             waker,
-            listener: Some(listener),
-            udp,
+            listeners,
+            udps,
             udp_pending: false,
             conns: Slab::new(),
             sessions: Sessions::new(options.config),
@@ -379,11 +413,11 @@ impl Worker {
             tokens.clear();
             tokens.extend(events.iter().map(|e| (e.token(), e.is_read_closed())));
             for &(token, read_closed) in &tokens {
-                match token {
-                    LISTENER => self.accept(now),
-                    UDP => self.udp_pending = true,
-                    WAKER => {}
-                    Token(key) => self.process(key, now, !read_closed),
+                match source(token) {
+                    Source::Listener(i) => self.accept(i, now),
+                    Source::Udp => self.udp_pending = true,
+                    Source::Waker => {}
+                    Source::Conn(key) => self.process(key, now, !read_closed),
                 }
             }
             if self.udp_pending {
@@ -402,7 +436,9 @@ impl Worker {
             }
             if self.accept_retry.is_some_and(|at| now >= at) {
                 self.accept_retry = None;
-                self.accept(now);
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
             }
             if self.drain_until.is_none() && self.shared.shutdown.load(Ordering::SeqCst) {
                 self.begin_shutdown(now);
@@ -433,9 +469,10 @@ impl Worker {
         Some(std::time::Duration::from_micros(wait.as_micros()))
     }
 
-    fn accept(&mut self, now: Instant) {
+    /// Accepts what listener `i` has queued.
+    fn accept(&mut self, i: usize, now: Instant) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listeners.get(i) else {
                 return;
             };
             let (stream, peer) = match listener.accept() {
@@ -635,10 +672,10 @@ impl Worker {
     /// moment.
     fn begin_shutdown(&mut self, now: Instant) {
         tracing::debug!(worker = self.id, "shutting down");
-        if let Some(mut l) = self.listener.take() {
+        for mut l in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut l);
         }
-        if let Some(mut u) = self.udp.take() {
+        for mut u in std::mem::take(&mut self.udps) {
             let _ = self.poll.registry().deregister(&mut u);
         }
         self.udp_pending = false;
@@ -663,10 +700,11 @@ impl Worker {
 
     fn serve_udp(&mut self) {
         let (input, output) = self.bufs.split();
-        self.udp_pending = match &self.udp {
-            Some(u) => udp::serve(u, self.config.transform, input, output),
-            None => false,
-        };
+        let mut more = false;
+        for u in &self.udps {
+            more |= udp::serve(u, self.config.transform, input, output);
+        }
+        self.udp_pending = more;
     }
 
     fn close(&mut self, key: usize, why: &'static str) {
