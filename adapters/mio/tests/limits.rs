@@ -283,3 +283,39 @@ fn garbage_everywhere_while_a_good_client_is_served() {
         }
     }
 }
+
+/// A unicode DATA waited for whole (held by the server, or left in the
+/// kernel while the memory budget has no room for it) still idles out
+/// with ERROR 5, at the idle timeout and not after the drain timeout too.
+#[test]
+fn a_payload_waited_for_whole_idles_out_with_error_5() {
+    for budget in ["268435456", "1000"] {
+        let server = Serve::start(&[
+            "--transform",
+            "unicode",
+            "--idle-timeout",
+            "0.5",
+            "--drain-timeout",
+            "5",
+            "--max-payload",
+            "1000",
+            "--max-buffered",
+            budget,
+        ]);
+        let mut s = server.connect();
+        s.write_all(HELLO).unwrap();
+        let mut data = frame(1, &[b'x'; 100]);
+        data.truncate(5 + 50);
+        s.write_all(&data).unwrap();
+        let start = Instant::now();
+        let got = read_all(&mut s);
+        let waited = start.elapsed();
+        let frames = parse_frames(&got);
+        assert_eq!(frames.len(), 2, "budget {budget}: {frames:?}");
+        assert_eq!(error_code(&frames[1]), 5, "budget {budget}");
+        assert!(
+            waited < Duration::from_secs(3),
+            "budget {budget}: ERROR 5 after {waited:?}"
+        );
+    }
+}

@@ -111,9 +111,11 @@ fn a_stalled_client_gets_only_what_was_waiting_at_the_signal() {
         if framing == "line" {
             assert_eq!(got.last(), Some(&b'\n'), "line: ends with a whole line");
         }
+        // And about all of what had reached it (what was in flight
+        // between the two kernels aside).
         assert!(
-            got.len() > written / 4,
-            "{framing}: answered only {}",
+            got.len() > at_server / 2,
+            "{framing}: answered only {} of the {at_server} that had reached the server",
             got.len()
         );
         assert!(

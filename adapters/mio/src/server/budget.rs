@@ -140,6 +140,11 @@ impl Share {
         }
     }
 
+    /// The budget's limit.
+    pub(crate) fn limit(&self) -> usize {
+        self.budget.limit
+    }
+
     /// Reserves `n` bytes; false (and nothing reserved) when the budget
     /// has not that many free.
     pub(crate) fn reserve(&mut self, n: usize) -> bool {

@@ -74,15 +74,16 @@ impl Backlog {
 
     /// What the budget must hold for this backlog to be answered
     /// whatever the socket does: the bytes it holds, plus room for the
-    /// answer to its held input (`growth` bytes out per byte in, and
-    /// [`ANSWER_EXTRA`] for what a session adds once).
-    fn need(&self, growth: usize) -> usize {
-        let room = if self.min > 1 && self.input.capacity() >= self.min {
-            growth * self.min + ANSWER_EXTRA
-        } else if !self.input.is_empty() {
-            growth * self.input.len() + ANSWER_EXTRA
-        } else {
+    /// answer to its held input ([`answer_room`]); for a payload waited
+    /// for whole, what [`stored_cost`] reserved for it.
+    fn need(&self, growth: usize, limit: usize) -> usize {
+        if self.min > 1 && self.input.capacity() >= self.min {
+            return self.out.capacity() + stored_cost(self.min, growth, limit);
+        }
+        let room = if self.input.is_empty() {
             0
+        } else {
+            answer_room(self.input.len(), growth)
         };
         self.out.capacity() + self.input.capacity() + room
     }
@@ -95,22 +96,48 @@ impl Backlog {
 }
 
 /// What a session may add to its answers beyond `growth` bytes per byte
-/// taken: a HELLO, an ERROR or CLOSE frame, the line-too-long message, a
-/// held partial character.
-const ANSWER_EXTRA: usize = 4096;
+/// taken, once: a HELLO (16 bytes), an ERROR frame (64 at most) or a
+/// CLOSE, the line-too-long message, a held partial character.
+const ANSWER_EXTRA: usize = 256;
+
+/// The most answer bytes a socket can refuse at once: the session writes
+/// its answers into the loop's output window, and each window is sent
+/// before the next is made.
+const WINDOW: usize = BUFFER_SIZE + 4096;
+
+/// The loop's read buffer.
+pub(crate) const BUFFER_SIZE: usize = 64 * 1024;
 
 /// Reads of a connection whose peer stopped reading: small, so that what
 /// the socket refuses, and the server must hold, stays small.
 const CAUTIOUS_READ: usize = 4096;
+
+/// Room for the answer to `n` bytes of input should the socket refuse it.
+fn answer_room(n: usize, growth: usize) -> usize {
+    (growth * n).min(WINDOW) + ANSWER_EXTRA
+}
+
+/// What a read of `n` bytes reserves: the answer, and the input behind it.
+fn read_cost(n: usize, growth: usize) -> usize {
+    n + answer_room(n, growth)
+}
+
+/// What a payload of `min` bytes waited for whole reserves: all of it, and
+/// room for its answer; never more than the whole budget (`limit`), so a
+/// payload as large as the budget can still be served (its answer may
+/// then pass the limit by up to one window while the socket refuses it).
+fn stored_cost(min: usize, growth: usize, limit: usize) -> usize {
+    (min + answer_room(min, growth)).min(limit)
+}
 
 /// What a connection reserves before a read of a whole `buffer`: room for
 /// the answer and the input behind it, and with a transform that answers
 /// a payload only whole, a whole payload and its answer.
 pub(crate) fn read_reservation(buffer: usize, config: &ValidConfig) -> usize {
     let growth = config.transform.max_growth();
-    let read = (growth + 1) * buffer + ANSWER_EXTRA;
+    let read = read_cost(buffer, growth);
     if growth > 1 {
-        read + (growth + 1) * config.max_payload as usize + ANSWER_EXTRA
+        read + config.max_payload as usize + answer_room(config.max_payload as usize, growth)
     } else {
         read
     }
@@ -256,6 +283,8 @@ pub(crate) struct Pipe<'a> {
     pub(crate) growth: usize,
     /// The largest payload a session may ask for whole.
     pub(crate) max_payload: usize,
+    /// The memory budget's limit.
+    pub(crate) limit: usize,
 }
 
 /// A connection of one event loop.
@@ -477,7 +506,10 @@ impl Conn {
 
     /// Makes `reserved` exactly what the backlog needs.
     fn settle(&mut self, p: &mut Pipe<'_>, reserved: &mut usize) {
-        let need = self.backlog.as_ref().map_or(0, |b| b.need(p.growth));
+        let need = self
+            .backlog
+            .as_ref()
+            .map_or(0, |b| b.need(p.growth, p.limit));
         if need <= *reserved {
             p.share.release(*reserved - need);
         } else {
@@ -532,8 +564,10 @@ impl Conn {
                     self.settle(p, reserved);
                     continue;
                 }
-                if b.input.len() >= b.min || self.read_eof() {
-                    // Output all sent, and enough input for the session.
+                if b.input.len() >= b.min || self.read_eof() || s.is_closed() {
+                    // Output all sent, and enough input for the session
+                    // (or it closed, by its idle timeout say: then it
+                    // discards what is held and sends its last words).
                     let mut held = self.backlog.take().map(|b| b.input).unwrap_or_default();
                     let fed = self.feed(s, &mut held, output, p, reserved, false);
                     if let Err(why) = fed {
@@ -621,7 +655,7 @@ impl Conn {
             // A payload waited for whole: read only what it lacks, once
             // the whole of it and its answer are reserved.
             if b.unreserved() {
-                let whole = b.min + p.growth * b.min + ANSWER_EXTRA;
+                let whole = stored_cost(b.min, p.growth, p.limit);
                 if whole > *reserved && !p.share.reserve(whole - *reserved) {
                     return None;
                 }
@@ -630,27 +664,27 @@ impl Conn {
             }
             return Some(((b.min - b.input.len()).min(buffer), false));
         }
-        // As `read_reservation` says, for reads of `n` bytes.
-        let cost = |n: usize| (p.growth + 1) * n + ANSWER_EXTRA;
+        // As `read_reservation` says, for reads of `n` bytes; smaller
+        // reads when the budget is short.
         let full = if self.cautious > 0 {
             CAUTIOUS_READ
         } else {
             buffer
         };
-        for n in [full, CAUTIOUS_READ.min(full)] {
-            if p.growth > 1 {
-                let with_payload = cost(n) + (p.growth + 1) * p.max_payload + ANSWER_EXTRA;
-                if p.share.reserve(with_payload) {
-                    *reserved += with_payload;
-                    return Some((n, false));
-                }
-                if p.share.reserve(cost(n)) {
-                    *reserved += cost(n);
-                    return Some((n, true));
-                }
-            } else if p.share.reserve(cost(n)) {
-                *reserved += cost(n);
+        let stored = stored_cost(p.max_payload, p.growth, p.limit);
+        for n in [full, CAUTIOUS_READ, 256, 16] {
+            let n = n.min(full);
+            let cost = read_cost(n, p.growth);
+            if p.growth > 1 && p.share.reserve(cost + stored) {
+                *reserved += cost + stored;
                 return Some((n, false));
+            }
+            if p.share.reserve(cost) {
+                *reserved += cost;
+                // Without room for a whole payload, a unicode read only
+                // peeks, so that a payload's header is never taken
+                // without its payload being reserved.
+                return Some((n, p.growth > 1));
             }
         }
         None
@@ -736,7 +770,7 @@ impl Conn {
         reserved: &mut usize,
         peek: bool,
     ) -> bool {
-        let whole = min + p.growth * min + ANSWER_EXTRA;
+        let whole = stored_cost(min, p.growth, p.limit);
         let room = whole <= *reserved || p.share.reserve(whole - *reserved);
         if room {
             *reserved = (*reserved).max(whole);
