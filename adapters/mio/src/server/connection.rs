@@ -27,6 +27,7 @@ use shout_core::{Duration, Instant, Next, Server, ValidConfig};
 use slab::Slab;
 
 use super::budget::Share;
+use super::held::Held;
 use super::timers::Armed;
 
 /// Reads per wake-up before a busy connection lets the others run.
@@ -49,12 +50,12 @@ enum Phase {
 
 /// Output the socket would not take, and input not answered yet.
 struct Backlog {
-    out: Vec<u8>,
+    out: Held,
     sent: usize,
     /// Input the session has not consumed: held behind the output, or too
     /// little for it to move on (`min` bytes are needed at once; the
     /// buffer is then made with room for all of them).
-    input: Vec<u8>,
+    input: Held,
     min: usize,
     /// What this backlog holds of the memory budget: its buffers and room
     /// for the answer to its input ([`Backlog::need`]).
@@ -62,7 +63,7 @@ struct Backlog {
 }
 
 impl Backlog {
-    fn new(out: Vec<u8>, input: Vec<u8>, min: usize) -> Box<Backlog> {
+    fn new(out: Held, input: Held, min: usize) -> Box<Backlog> {
         Box::new(Backlog {
             out,
             sent: 0,
@@ -553,7 +554,7 @@ impl Conn {
                         Ok(false) => return Step::Wait,
                         Ok(true) => {
                             s.handle_transmitted(now);
-                            b.out = Vec::new();
+                            b.out = Held::default();
                             b.sent = 0;
                         }
                     }
@@ -569,7 +570,7 @@ impl Conn {
                     // (or it closed, by its idle timeout say: then it
                     // discards what is held and sends its last words).
                     let mut held = self.backlog.take().map(|b| b.input).unwrap_or_default();
-                    let fed = self.feed(s, &mut held, output, p, reserved, false);
+                    let fed = self.feed(s, held.as_mut_slice(), output, p, reserved, false);
                     if let Err(why) = fed {
                         return Step::Close(why);
                     }
@@ -754,7 +755,11 @@ impl Conn {
         // The peer reads slower than it sends: read a little at a time
         // for a while, so what the socket refuses stays small.
         self.cautious = CAUTIOUS_READS;
-        self.backlog = Some(Backlog::new(bytes[sent..].to_vec(), unanswered.to_vec(), 1));
+        self.backlog = Some(Backlog::new(
+            Held::from_slice(&bytes[sent..]),
+            Held::from_slice(unanswered),
+            1,
+        ));
         Ok(false)
     }
 
@@ -774,19 +779,19 @@ impl Conn {
         let room = whole <= *reserved || p.share.reserve(whole - *reserved);
         if room {
             *reserved = (*reserved).max(whole);
-            let mut held = Vec::with_capacity(min);
+            let mut held = Held::with_capacity(min);
             held.extend_from_slice(input);
-            self.backlog = Some(Backlog::new(Vec::new(), held, min));
+            self.backlog = Some(Backlog::new(Held::default(), held, min));
             return true;
         }
         if peek {
-            self.backlog = Some(Backlog::new(Vec::new(), Vec::new(), min));
+            self.backlog = Some(Backlog::new(Held::default(), Held::default(), min));
             return false;
         }
         // Read for real without room reserved (not expected: a read that
         // could bring a payload's header reserves one first): keep what
         // came; it is counted all the same.
-        self.backlog = Some(Backlog::new(Vec::new(), input.to_vec(), min));
+        self.backlog = Some(Backlog::new(Held::default(), Held::from_slice(input), min));
         true
     }
 
@@ -865,7 +870,7 @@ fn write_some(mut w: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 
 /// Sends the backlog's output; true once all of it is sent.
 fn flush(w: &TcpStream, b: &mut Backlog) -> io::Result<bool> {
-    b.sent += write_some(w, &b.out[b.sent..])?;
+    b.sent += write_some(w, &b.out.as_slice()[b.sent..])?;
     Ok(b.sent == b.out.len())
 }
 

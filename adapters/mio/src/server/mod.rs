@@ -10,6 +10,7 @@
 
 mod budget;
 mod connection;
+mod held;
 mod listener;
 mod signals;
 mod timers;
