@@ -9,12 +9,16 @@
 //!   and connect-and-hold for memory.
 //! * [`verify`]: the one place responses are decoded; every byte of every
 //!   response is checked.
+//! * [`hostile`]: the hostile soak: good frame clients measured alone,
+//!   then again beside thousands of idle, slow, garbage, stalled,
+//!   never-reading, resetting and half-open connections.
 //! * [`echo_server`]: the ceiling, a minimal mio echo with no protocol.
 //! * `tokio_server` (feature `tokio-compare`): the protocol written with
 //!   tokio and tokio-util codecs.
 //! * [`Report`]: the figures, as a table or one JSON object.
 
 pub mod echo_server;
+pub mod hostile;
 pub mod load;
 mod report;
 pub mod sys;
@@ -44,6 +48,10 @@ pub enum Mode {
     /// Connect and hold -c idle connections (server memory with
     /// --server-pid).
     Hold,
+    /// Hostile soak: -c good frame clients alone for --soak-baseline,
+    /// then for -s beside --hostile hostile connections (latency under
+    /// attack; server memory and CPU with --server-pid).
+    Hostile,
 }
 
 impl Mode {
@@ -55,6 +63,7 @@ impl Mode {
             Mode::Frame => "frame",
             Mode::Udp => "udp",
             Mode::Hold => "hold",
+            Mode::Hostile => "hostile",
         }
     }
 
@@ -62,7 +71,7 @@ impl Mode {
     pub fn default_connections(self) -> usize {
         match self {
             Mode::Raw | Mode::Udp => 1,
-            Mode::Line | Mode::Frame => 64,
+            Mode::Line | Mode::Frame | Mode::Hostile => 64,
             Mode::Hold => 10_000,
         }
     }
@@ -103,11 +112,15 @@ pub struct Spec {
     pub server_pid: Option<u32>,
 }
 
-/// Runs the load `spec` describes and checks every response.
+/// Runs the load `spec` describes and checks every response (every mode
+/// but [`Mode::Hostile`], which [`hostile::run`] runs).
 pub fn run(spec: &Spec) -> io::Result<Report> {
     match spec.mode {
         Mode::Raw | Mode::Line | Mode::Frame => load::run_tcp(spec),
         Mode::Udp => load::run_udp(spec),
         Mode::Hold => load::run_hold(spec),
+        Mode::Hostile => Err(io::Error::other(
+            "the hostile soak has options of its own and its own report: run it with hostile::run",
+        )),
     }
 }

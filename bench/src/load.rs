@@ -16,15 +16,41 @@ use shout_core::wire::{ClientHello, Header, Kind};
 use crate::verify::{self, Checker};
 use crate::{sys, Expect, Mode, Report, Spec};
 
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// Connections being set up at once (keeps the listen queue from
 /// overflowing when thousands connect).
-const CONNECTING_AT_ONCE: usize = 256;
+pub(crate) const CONNECTING_AT_ONCE: usize = 256;
 /// How long a run may wait for its last responses after the deadline.
-const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
+
+/// A connection in [`Stage::Connecting`] got an event: `None` while the
+/// connect is still under way; once connected, sends the script's hello
+/// and says whether the connection runs at once (no hello reply to wait
+/// for).
+pub(crate) fn connected(
+    c: &mut Conn,
+    script: &Script,
+    addr: SocketAddr,
+) -> io::Result<Option<bool>> {
+    if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+        return Err(io::Error::other(format!("connect to {addr}: {e}")));
+    }
+    if c.stream.peer_addr().is_err() {
+        return Ok(None);
+    }
+    let _ = c.stream.set_nodelay(true);
+    c.out.extend_from_slice(&script.hello);
+    if script.hello_reply {
+        c.stage = Stage::Handshake;
+        Ok(Some(false))
+    } else {
+        c.stage = Stage::Running;
+        Ok(Some(true))
+    }
+}
 
 /// `n` bytes of the alphabet, over and over: what every request carries.
-fn letters(n: usize) -> Vec<u8> {
+pub(crate) fn letters(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
@@ -38,20 +64,20 @@ fn expected(expect: Expect, request: &[u8]) -> Vec<u8> {
 
 /// What every connection of a TCP run sends and how its responses are
 /// checked, every request alike.
-struct Script {
+pub(crate) struct Script {
     /// Sent once connected (a frame HELLO, or nothing).
-    hello: Vec<u8>,
+    pub(crate) hello: Vec<u8>,
     /// The reply to `hello` must arrive before the requests start.
-    hello_reply: bool,
+    pub(crate) hello_reply: bool,
     /// One request (request/response modes).
-    request: Vec<u8>,
+    pub(crate) request: Vec<u8>,
     /// Raw bulk: the bytes streamed, over and over.
     pattern: Vec<u8>,
     /// A fresh checker for one connection.
-    checker: Checker,
+    pub(crate) checker: Checker,
 }
 
-fn script(spec: &Spec) -> io::Result<Script> {
+pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
     Ok(match spec.mode {
         Mode::Raw => {
             let pattern = letters(CHUNK);
@@ -95,27 +121,44 @@ fn script(spec: &Spec) -> io::Result<Script> {
                 checker: Checker::frames(expected(spec.expect, &payload).into(), handshake),
             }
         }
-        Mode::Udp | Mode::Hold => unreachable!("not a TCP request/response mode"),
+        Mode::Udp | Mode::Hold | Mode::Hostile => unreachable!("not a TCP request/response mode"),
     })
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Stage {
+pub(crate) enum Stage {
     Connecting,
     Handshake,
     Running,
     Done,
 }
 
-struct Conn {
-    stream: TcpStream,
-    stage: Stage,
-    out: Vec<u8>,
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) stage: Stage,
+    pub(crate) out: Vec<u8>,
     out_at: usize,
-    in_flight: VecDeque<Instant>,
+    pub(crate) in_flight: VecDeque<Instant>,
     checker: Checker,
     sent: u64,
-    received: u64,
+    pub(crate) received: u64,
+}
+
+impl Conn {
+    /// A connection being set up, checked by `checker`, with room for
+    /// `depth` requests in flight.
+    pub(crate) fn new(stream: TcpStream, checker: Checker, depth: usize) -> Conn {
+        Conn {
+            stream,
+            stage: Stage::Connecting,
+            out: Vec::new(),
+            out_at: 0,
+            in_flight: VecDeque::with_capacity(depth),
+            checker,
+            sent: 0,
+            received: 0,
+        }
+    }
 }
 
 /// Progress lines on stderr, once a second.
@@ -144,7 +187,7 @@ impl Progress {
     }
 }
 
-fn connect_one(poll: &Poll, addr: SocketAddr, key: usize) -> io::Result<TcpStream> {
+pub(crate) fn connect_one(poll: &Poll, addr: SocketAddr, key: usize) -> io::Result<TcpStream> {
     let mut s = TcpStream::connect(addr)?;
     poll.registry()
         .register(&mut s, Token(key), Interest::READABLE | Interest::WRITABLE)?;
@@ -160,16 +203,11 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
     let bulk = spec.mode == Mode::Raw;
     let mut conns: Vec<Conn> = Vec::with_capacity(spec.connections);
     for key in 0..spec.connections {
-        conns.push(Conn {
-            stream: connect_one(&poll, spec.addr, key)?,
-            stage: Stage::Connecting,
-            out: Vec::new(),
-            out_at: 0,
-            in_flight: VecDeque::with_capacity(spec.depth),
-            checker: script.checker.clone(),
-            sent: 0,
-            received: 0,
-        });
+        conns.push(Conn::new(
+            connect_one(&poll, spec.addr, key)?,
+            script.checker.clone(),
+            spec.depth,
+        ));
     }
     let mut buf = vec![0u8; CHUNK];
     let mut latencies: Vec<u32> = Vec::new();
@@ -213,19 +251,10 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                 continue;
             }
             if c.stage == Stage::Connecting {
-                if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
-                    return Err(io::Error::other(format!("connect to {}: {e}", spec.addr)));
-                }
-                if c.stream.peer_addr().is_err() {
-                    continue; // not connected yet
-                }
-                let _ = c.stream.set_nodelay(true);
-                c.out.extend_from_slice(&script.hello);
-                if script.hello_reply {
-                    c.stage = Stage::Handshake;
-                } else {
-                    c.stage = Stage::Running;
-                    running += 1;
+                match connected(c, &script, spec.addr)? {
+                    None => continue, // not connected yet
+                    Some(true) => running += 1,
+                    Some(false) => {}
                 }
             }
             let result = if bulk && start.is_none() {
@@ -369,7 +398,7 @@ fn drive_bulk(c: &mut Conn, total: u64, pattern: &[u8], buf: &mut [u8]) -> Resul
     }
 }
 
-fn flush(c: &mut Conn) -> Result<(), String> {
+pub(crate) fn flush(c: &mut Conn) -> Result<(), String> {
     while c.out_at < c.out.len() {
         match (&c.stream).write(&c.out[c.out_at..]) {
             Ok(n) => {
@@ -388,7 +417,7 @@ fn flush(c: &mut Conn) -> Result<(), String> {
 /// Request/response: check every response byte, time each response, keep
 /// `depth` requests in flight until the deadline.
 #[allow(clippy::too_many_arguments)]
-fn drive_rr(
+pub(crate) fn drive_rr(
     c: &mut Conn,
     request: &[u8],
     depth: usize,

@@ -5,6 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::{ArgGroup, Parser, ValueEnum};
+use shout_bench::hostile::{Mix, Soak};
 use shout_bench::{Expect, Mode, Spec};
 
 const LONG_ABOUT: &str = "\
@@ -47,6 +48,14 @@ Examples:
   # server CPU time per response, machine-readable
   shout-bench --json --server-pid PID --mode line 127.0.0.1:8002
 
+  # hostile soak: 64 good frame clients alone for 3 s, then for 30 s beside
+  # 10,000 idle, slowloris, garbage, stalled, never-read, resetting and
+  # half-open connections; latency alone vs under attack, server memory
+  shout serve --listen 127.0.0.1:8002 --transform unicode &
+  shout-bench --mode hostile -s 30 --server-pid $! 127.0.0.1:8002
+  #   a smaller mix, some groups sized by hand
+  shout-bench --mode hostile --hostile 2000 --hostile-never-read 0 -c 16 127.0.0.1:8002
+
 bench/run.sh runs the whole comparison of BENCHMARKS.md.";
 
 /// Load generator for SHOUT/1 servers, and the servers `shout serve` is
@@ -72,14 +81,15 @@ struct Cli {
     /// line and frame, 10000 for hold].
     #[arg(short = 'c', long, value_name = "N", value_parser = parse_positive)]
     connections: Option<usize>,
-    /// Requests in flight per connection (line, frame, udp).
-    #[arg(short = 'd', long, value_name = "N", default_value = "1", value_parser = parse_positive)]
-    depth: usize,
+    /// Requests in flight per connection (line, frame, udp, hostile)
+    /// [default: 1; 4 for hostile].
+    #[arg(short = 'd', long, value_name = "N", value_parser = parse_positive)]
+    depth: Option<usize>,
     /// Payload bytes per request (line: the LF included).
     #[arg(short = 'b', long, value_name = "BYTES", default_value = "64", value_parser = parse_positive)]
     payload: usize,
     /// Seconds to measure, fractional allowed (hold: to hold after
-    /// everything is connected).
+    /// everything is connected; hostile: under the hostile mix).
     #[arg(short = 's', long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     duration: Duration,
     /// Raw bulk: bytes each connection streams.
@@ -93,13 +103,54 @@ struct Cli {
     /// server's HELLO.
     #[arg(long)]
     hello: bool,
-    /// The server's process id: reports its memory growth (hold) and the
-    /// CPU time it used during the measurement (other modes).
+    /// The server's process id: reports its memory growth (hold), its
+    /// memory over the soak (hostile) and the CPU time it used during the
+    /// measurement.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// Print the result as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Hostile: seconds the good clients run alone first.
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
+    soak_baseline: Duration,
+    /// Hostile: seconds after every socket is closed before the server's
+    /// memory is read the last time.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    settle: Duration,
+    /// Hostile: connections in the hostile mix, the default mix (60% idle,
+    /// 10% slowloris, 10% garbage, 2% stalled, 5% never-read, 1%
+    /// reset-storm loops, 12% half-open) scaled to N.
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_count)]
+    hostile: usize,
+    /// Hostile: idle connections (connect, never send) instead of the
+    /// scaled share.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_idle: Option<usize>,
+    /// Hostile: slowloris connections (a byte of a line a second, no LF).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_slowloris: Option<usize>,
+    /// Hostile: garbage connections (random bytes, half starting 0x00).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_garbage: Option<usize>,
+    /// Hostile: stalled store-and-forward connections (HELLO, a DATA
+    /// header of --stall-bytes, half its payload, silence).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_stalled: Option<usize>,
+    /// Hostile: connections that send raw ascii nonstop and never read.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_never_read: Option<usize>,
+    /// Hostile: reset-storm loops (connect, a few bytes, close with RST,
+    /// again every 100 ms).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_reset_storm: Option<usize>,
+    /// Hostile: half-open connections (part of a frame header, shut down
+    /// the sending side, never read).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    hostile_half_open: Option<usize>,
+    /// Hostile: the payload a stalled connection's DATA header announces.
+    #[arg(long, value_name = "BYTES", default_value = "1048576", value_parser = parse_u32)]
+    stall_bytes: u32,
     /// Run the no-transform mio echo server (the ceiling) on ADDR
     /// instead.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
@@ -152,7 +203,9 @@ fn run(cli: &Cli) -> i32 {
         addr,
         mode: cli.mode,
         connections: cli.connections.unwrap_or(cli.mode.default_connections()),
-        depth: cli.depth,
+        depth: cli
+            .depth
+            .unwrap_or(if cli.mode == Mode::Hostile { 4 } else { 1 }),
         payload: cli.payload,
         duration: cli.duration,
         bytes: cli.bytes as u64,
@@ -164,6 +217,9 @@ fn run(cli: &Cli) -> i32 {
         hello: cli.hello,
         server_pid: cli.server_pid,
     };
+    if spec.mode == Mode::Hostile {
+        return hostile(cli, spec);
+    }
     match shout_bench::run(&spec) {
         Ok(report) => {
             if cli.json {
@@ -178,6 +234,42 @@ fn run(cli: &Cli) -> i32 {
                 "shout-bench: {} run against {addr} failed: {e}",
                 spec.mode.name()
             );
+            1
+        }
+    }
+}
+
+/// The hostile soak: its own options and its own report.
+fn hostile(cli: &Cli, good: Spec) -> i32 {
+    let scaled = Mix::scaled(cli.hostile);
+    let mix = Mix {
+        idle: cli.hostile_idle.unwrap_or(scaled.idle),
+        slowloris: cli.hostile_slowloris.unwrap_or(scaled.slowloris),
+        garbage: cli.hostile_garbage.unwrap_or(scaled.garbage),
+        stalled: cli.hostile_stalled.unwrap_or(scaled.stalled),
+        never_read: cli.hostile_never_read.unwrap_or(scaled.never_read),
+        reset_storm: cli.hostile_reset_storm.unwrap_or(scaled.reset_storm),
+        half_open: cli.hostile_half_open.unwrap_or(scaled.half_open),
+    };
+    let addr = good.addr;
+    let soak = Soak {
+        good,
+        baseline: cli.soak_baseline,
+        settle: cli.settle,
+        mix,
+        stall_bytes: cli.stall_bytes,
+    };
+    match shout_bench::hostile::run(&soak) {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", report.to_json());
+            } else {
+                report.print_table();
+            }
+            i32::from(report.errors > 0)
+        }
+        Err(e) => {
+            eprintln!("shout-bench: hostile soak of {addr} failed: {e}");
             1
         }
     }
@@ -234,6 +326,20 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("'{s}' {e}"))
 }
 
+/// A whole number, 0 allowed.
+fn parse_count(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("'{s}' is not a whole number"))
+}
+
+/// A whole number that fits a frame length (u32).
+fn parse_u32(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("'{s}' is not a whole number up to 4294967295"))
+}
+
 /// A whole number of at least 1.
 fn parse_positive(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -277,5 +383,22 @@ mod tests {
         let cli = Cli::try_parse_from(["shout-bench", "-s", "0.25", "127.0.0.1:1"]).unwrap();
         assert_eq!(cli.duration, Duration::from_millis(250));
         assert_eq!(cli.mode, Mode::Frame);
+        let cli = Cli::try_parse_from([
+            "shout-bench",
+            "--mode",
+            "hostile",
+            "--hostile",
+            "200",
+            "--hostile-idle",
+            "0",
+            "127.0.0.1:1",
+        ])
+        .unwrap();
+        assert_eq!(cli.mode, Mode::Hostile);
+        assert_eq!(
+            (cli.hostile, cli.hostile_idle, cli.depth),
+            (200, Some(0), None)
+        );
+        assert_eq!(cli.soak_baseline, Duration::from_secs(3));
     }
 }

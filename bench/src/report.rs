@@ -4,6 +4,15 @@ use serde_json::json;
 
 use crate::{Mode, Spec};
 
+/// The `p` quantile (0 to 1) of `sorted`, nearest rank; none when empty.
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[i - 1])
+}
+
 /// The figures of a run.
 pub struct Report {
     /// What was measured.
@@ -52,13 +61,7 @@ impl Report {
         first_error: Option<String>,
     ) -> Report {
         latencies.sort_unstable();
-        let pct = |p: f64| -> Option<u32> {
-            if latencies.is_empty() {
-                return None;
-            }
-            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len());
-            Some(latencies[i - 1])
-        };
+        let pct = |p: f64| percentile(latencies, p);
         Report {
             mode: spec.mode,
             connections: spec.connections,

@@ -2,43 +2,19 @@
 //! `tokio-compare` feature, the tokio server) and loads it, with every
 //! response checked; a short run of each mode must report no errors.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
+
+use common::Server;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shout-bench");
 
-/// A server child, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `shout-bench ARGS` and waits for its `listening on ADDR (tcp)`.
 fn serve(args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn shout-bench");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"))
-        .to_string();
-    Server { child, addr }
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    common::serve(cmd)
 }
 
 /// Runs a load with `--json`; the parsed result, after checking that the
