@@ -102,6 +102,11 @@ pub struct Options {
 /// State the event loops share.
 struct Shared {
     connections: AtomicUsize,
+    /// Event loops whose listeners are still open: sessions drain only
+    /// once every loop has stopped accepting.
+    listening: AtomicUsize,
+    /// Every event loop, to wake when the last one stops accepting.
+    loops: std::sync::OnceLock<Vec<Arc<Waker>>>,
     budget: Arc<Budget>,
     shutdown: AtomicBool,
     running: AtomicUsize,
@@ -181,6 +186,8 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     raise_open_files_limit();
     let shared = Arc::new(Shared {
         connections: AtomicUsize::new(0),
+        listening: AtomicUsize::new(threads),
+        loops: std::sync::OnceLock::new(),
         budget: Arc::new(Budget::new(options.max_buffered)),
         shutdown: AtomicBool::new(false),
         running: AtomicUsize::new(threads),
@@ -193,6 +200,7 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     }
     let wakers: Vec<Arc<Waker>> = workers.iter().map(|w| w.waker.clone()).collect();
     shared.budget.set_loops(wakers.clone());
+    let _ = shared.loops.set(wakers.clone());
     let mut handles = Vec::with_capacity(threads);
     for w in workers {
         let spawned = std::thread::Builder::new()
@@ -317,6 +325,8 @@ struct Worker {
     proxy_protocol: bool,
     clock: Clock,
     drain_until: Option<Instant>,
+    /// The listeners are closed (a shutdown began).
+    stopped_accepting: bool,
     /// Accepting failed for want of descriptors: when to try again
     /// (sooner when one of ours closes).
     accept_retry: Option<Instant>,
@@ -379,6 +389,7 @@ impl Worker {
             proxy_protocol: options.proxy_protocol,
             clock: Clock::new(),
             drain_until: None,
+            stopped_accepting: false,
             accept_retry: None,
             accept_failures: 0,
             accept_warned: None,
@@ -390,6 +401,15 @@ impl Worker {
         if let Err(e) = self.event_loop() {
             tracing::error!(worker = self.id, "event loop failed: {e}");
             self.shared.failed.store(true, Ordering::SeqCst);
+            if !self.stopped_accepting {
+                // The others must not wait for this loop to stop accepting.
+                self.stopped_accepting = true;
+                if self.shared.listening.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    for w in self.shared.loops.get().into_iter().flatten() {
+                        let _ = w.wake();
+                    }
+                }
+            }
         }
         // Whatever is still open is closed as it is (drain deadline).
         let left = self.conns.len();
@@ -448,8 +468,13 @@ impl Worker {
                     self.accept(i, now);
                 }
             }
-            if self.drain_until.is_none() && self.shared.shutdown.load(Ordering::SeqCst) {
-                self.begin_shutdown(now);
+            if self.shared.shutdown.load(Ordering::SeqCst) {
+                if !self.stopped_accepting {
+                    self.stop_accepting(now);
+                }
+                if self.drain_until.is_none() && self.shared.listening.load(Ordering::SeqCst) == 0 {
+                    self.begin_shutdown(now);
+                }
             }
             if let Some(until) = self.drain_until {
                 if self.conns.is_empty() || now >= until {
@@ -679,10 +704,18 @@ impl Worker {
         });
     }
 
-    /// Stop accepting; every session drains what was waiting at this
-    /// moment.
-    fn begin_shutdown(&mut self, now: Instant) {
-        tracing::debug!(worker = self.id, "shutting down");
+    /// The first step of a shutdown: takes the connections already queued
+    /// on this loop's listeners (closing a listener resets them, and a
+    /// balancer cannot retry a connection it saw established), then closes
+    /// the listeners. The last loop to do so wakes the others, so that no
+    /// session is sent CLOSE while any listener of this server still takes
+    /// connections: a client that reconnects at a CLOSE is refused, and its
+    /// balancer picks another server.
+    fn stop_accepting(&mut self, now: Instant) {
+        tracing::debug!(worker = self.id, "stop accepting");
+        for i in 0..self.listeners.len() {
+            self.accept(i, now);
+        }
         for mut l in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut l);
         }
@@ -690,6 +723,18 @@ impl Worker {
             let _ = self.poll.registry().deregister(&mut u);
         }
         self.udp_pending = false;
+        self.stopped_accepting = true;
+        if self.shared.listening.fetch_sub(1, Ordering::SeqCst) == 1 {
+            for w in self.shared.loops.get().into_iter().flatten() {
+                let _ = w.wake();
+            }
+        }
+    }
+
+    /// Every listener is closed: every session drains what was waiting
+    /// at this moment.
+    fn begin_shutdown(&mut self, now: Instant) {
+        tracing::debug!(worker = self.id, "shutting down");
         self.drain_until = Some(now + self.config.drain_timeout);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
