@@ -133,6 +133,7 @@ pub mod transform;
 pub mod wire;
 
 pub use config::{Config, ConfigError, Framing, TransformKind, ValidConfig};
+pub use framing::Tally;
 pub use io::CONTROL_CAPACITY;
 pub use session::{
     ClientError, CloseReason, Event, Next, Progress, Reply, ReplyDecoder, RequestEncoder, Server,
@@ -146,4 +147,5 @@ pub use time::{Duration, Instant, SecsError};
 pub struct ReadmeDoctests;
 
 /// The most bytes a [`Server`] may take; the test suite holds it to this.
-pub const SERVER_SIZE_LIMIT: usize = 168;
+/// (168 until the session kept its [`Tally`] for metrics: 8 bytes more.)
+pub const SERVER_SIZE_LIMIT: usize = 176;

@@ -181,9 +181,11 @@ impl FrameServer {
                 }
             }
             Kind::Data if remaining > 0 && !cx.transform.is_length_preserving() => {
+                cx.tally.request();
                 self.stage = Stage::Stored { remaining };
             }
             Kind::Data | Kind::Ping => {
+                cx.tally.request();
                 let reply = if kind == Kind::Data {
                     Kind::Data
                 } else {
@@ -324,5 +326,6 @@ impl FrameServer {
 /// Emits an ERROR frame; the session closes with it.
 fn send_error<B: Bytes>(cx: &mut Cx<'_, '_, B>, code: ErrorCode, parts: &[&[u8]]) -> CloseReason {
     cx.io.emit(ErrorFrame::new(code, parts).as_bytes());
+    cx.tally.error(code);
     CloseReason::ProtocolError(code)
 }

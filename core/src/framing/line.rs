@@ -40,6 +40,7 @@ impl Line {
             let consumed = cx.transform(end);
             if complete && consumed == end {
                 self.len = 0;
+                cx.tally.request();
             } else {
                 self.len += consumed as u32;
             }

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::io::{Bytes, Io};
 use crate::session::CloseReason;
 use crate::transform::AnyTransform;
+use crate::wire::ErrorCode;
 
 /// What a decoder may touch while it works.
 pub(crate) struct Cx<'c, 'io, B> {
@@ -26,6 +27,37 @@ pub(crate) struct Cx<'c, 'io, B> {
     /// Stop after the request in progress ends: a drain lets a request
     /// begun before the shutdown finish, and starts no other.
     pub(crate) stop_at_boundary: bool,
+    /// What the session has done so far, for the caller's counters.
+    pub(crate) tally: &'c mut Tally,
+}
+
+/// What a session has done, for the caller's counters (metrics, logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    requests: u32,
+    error: Option<ErrorCode>,
+}
+
+impl Tally {
+    /// Requests answered or being answered: lines (the last one counted
+    /// even without its LF), DATA and PING frames.
+    pub const fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// The ERROR frame the session sent, if it sent one (it sends at most
+    /// one: ERROR is always its last frame).
+    pub const fn error_sent(&self) -> Option<ErrorCode> {
+        self.error
+    }
+
+    pub(crate) fn request(&mut self) {
+        self.requests = self.requests.wrapping_add(1);
+    }
+
+    pub(crate) fn error(&mut self, code: ErrorCode) {
+        self.error = Some(code);
+    }
 }
 
 impl<B: Bytes> Cx<'_, '_, B> {
@@ -76,7 +108,14 @@ impl Decoder {
     pub(crate) fn end_of_input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
         match self {
             Decoder::Undecided => CloseReason::EndOfInput,
-            Decoder::Raw(_) | Decoder::Line(_) => {
+            Decoder::Line(d) => {
+                if !d.at_boundary() {
+                    cx.tally.request(); // an unterminated last line
+                }
+                cx.flush_transform();
+                CloseReason::EndOfInput
+            }
+            Decoder::Raw(_) => {
                 cx.flush_transform();
                 CloseReason::EndOfInput
             }

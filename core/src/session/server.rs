@@ -1,5 +1,5 @@
 use crate::config::{Framing, Settings, ValidConfig};
-use crate::framing::{detect, Cx, Decoder};
+use crate::framing::{detect, Cx, Decoder, Tally};
 use crate::io::{Bytes, Control, InPlace, Io, Split};
 use crate::session::lifecycle::{Life, Unreported};
 use crate::session::{CloseReason, Event, State};
@@ -96,6 +96,7 @@ pub struct Server {
     events: Unreported,
     life: Life,
     last_activity: Instant,
+    tally: Tally,
 }
 
 impl Server {
@@ -109,6 +110,7 @@ impl Server {
             events: Unreported::default(),
             life: Life::new(),
             last_activity: now,
+            tally: Tally::default(),
         }
     }
 
@@ -201,6 +203,7 @@ impl Server {
             transform: &mut self.transform,
             config: &self.config,
             stop_at_boundary: false,
+            tally: &mut self.tally,
         };
         let reason = if drain_over {
             self.decoder.drain_timeout(&mut cx)
@@ -208,6 +211,11 @@ impl Server {
             self.decoder.idle(&mut cx)
         };
         self.close(reason);
+    }
+
+    /// What the session has done so far: requests, the ERROR it sent.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
     /// The next event, oldest first.
@@ -273,6 +281,7 @@ impl Server {
             events,
             life,
             last_activity,
+            tally,
         } = self;
         let mut io = Io::new(bytes, control);
         let was_closed = life.is_closed();
@@ -306,6 +315,7 @@ impl Server {
                 transform,
                 config,
                 stop_at_boundary,
+                tally,
             };
             let decided = if ends_here {
                 Some(decoder.finish_drain(&mut cx))
@@ -384,7 +394,7 @@ impl Server {
 mod tests {
     use super::*;
     use crate::config::{Config, TransformKind};
-    use crate::wire::ClientHello;
+    use crate::wire::{ClientHello, ErrorCode};
 
     /// Bytes on the stack: the core's tests need no allocator either.
     type Bytes = heapless::Vec<u8, 256>;
@@ -411,6 +421,46 @@ mod tests {
         let q = s.poll_output(Instant::ZERO, &mut out[p.produced..]);
         assert_eq!(q.next, Next::Finished);
         (out, p.produced + q.produced)
+    }
+
+    /// Offers `input` whole and ends it; the session's tally.
+    fn tally_of(config: Config, input: &[u8]) -> Tally {
+        let mut s = server(config);
+        let mut out = [0u8; 256];
+        let p = s.handle_input(Instant::ZERO, input, &mut out);
+        s.handle_end_of_input(input.len() - p.consumed);
+        let _ = s.poll_output(Instant::ZERO, &mut out[p.produced..]);
+        s.tally()
+    }
+
+    #[test]
+    fn the_tally_counts_requests_and_the_error_sent() {
+        let line = Config::default().with_framing(Framing::Line);
+        let t = tally_of(line, b"one\ntwo\r\nlast");
+        assert_eq!((t.requests(), t.error_sent()), (3, None));
+        let t = tally_of(Config::default(), b"raw bytes\n");
+        assert_eq!((t.requests(), t.error_sent()), (0, None));
+        // HELLO, DATA, PING, a PONG (not a request), then kind 9.
+        let frames = cat(&[
+            &ClientHello::frame(),
+            b"\x01\0\0\0\x02hi\x02\0\0\0\0\x03\0\0\0\0\x09\0\0\0\0",
+        ]);
+        let t = tally_of(Config::default(), &frames);
+        assert_eq!(
+            (t.requests(), t.error_sent()),
+            (2, Some(ErrorCode::UnknownKind))
+        );
+        // A header cut off by the end of input: ERROR 1; a DATA whose
+        // answer had begun just closes.
+        let cut = cat(&[&ClientHello::frame(), b"\x01\0\0"]);
+        let t = tally_of(Config::default(), &cut);
+        assert_eq!(
+            (t.requests(), t.error_sent()),
+            (0, Some(ErrorCode::Malformed))
+        );
+        let begun = cat(&[&ClientHello::frame(), b"\x01\0\0\0\x09abc"]);
+        let t = tally_of(Config::default(), &begun);
+        assert_eq!((t.requests(), t.error_sent()), (1, None));
     }
 
     /// The byte-level example session of PROTOCOL.md, section 4.
