@@ -851,7 +851,7 @@ fn haproxy_health_checks_speak_shout_and_follow_the_instances() {
     for b in &backends {
         let ok = wait_for(WAIT, || {
             let log = b.proc.log();
-            (log.contains("framing=Frame") && log.contains("connection closed: peer sent CLOSE"))
+            (log.contains("framing=\"frame\"") && log.contains("detail=\"peer sent CLOSE\""))
                 .then_some(())
         });
         assert!(
@@ -930,7 +930,7 @@ fn carries_load_and_the_client_address(kind: Kind) {
         let log = b.proc.log();
         let sessions = log
             .lines()
-            .filter(|l| l.contains("connection opened") && l.contains("framing=Raw"))
+            .filter(|l| l.contains("connection opened") && l.contains("framing=\"raw\""))
             .count();
         assert!(
             sessions > 0,

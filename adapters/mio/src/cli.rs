@@ -66,6 +66,15 @@ pub struct ServeArgs {
     /// a connection that needs more waits until enough is free.
     #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_buffered: usize,
+    /// How log lines are written on stderr: text, or JSON lines (one
+    /// object a line; connection lines at info level are then on by
+    /// default: who, framing, bytes each way, requests, why, how long).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics (GET /metrics) on this address, on a
+    /// thread of its own.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub metrics: Option<SocketAddr>,
     /// Every TCP connection must begin with a PROXY protocol header (v1 or
     /// v2, as HAProxy and nginx send them); its source address is the
     /// client's in the logs. A connection without one is closed unanswered.
@@ -74,6 +83,15 @@ pub struct ServeArgs {
     /// Event loop threads [default: the available cores].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+}
+
+/// How `shout serve` writes its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
 }
 
 /// Framings a server may be configured with.
@@ -143,6 +161,7 @@ impl ServeArgs {
             threads,
             max_buffered: self.max_buffered,
             proxy_protocol: self.proxy_protocol,
+            metrics: self.metrics,
         })
     }
 }

@@ -2,12 +2,13 @@
 //! library. Wiring only.
 
 use clap::Parser;
-use shout_mio::cli::{Cli, Command};
+use shout_mio::cli::{Cli, Command, LogFormat};
 use shout_mio::server::ServeError;
 
 fn main() {
     let cli = Cli::parse();
-    init_logs(cli.verbose);
+    let json = matches!(&cli.command, Command::Serve(a) if a.log_format == LogFormat::Json);
+    init_logs(cli.verbose, json);
     let status = match cli.command {
         Command::Serve(args) => match args.options() {
             Ok(options) => match shout_mio::server::serve(&options) {
@@ -44,20 +45,25 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 /// Logs go to stderr; by default only warnings, so that `listening on`
-/// stands alone.
-fn init_logs(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
+/// stands alone. JSON logs start at info, where each connection's opening
+/// and closing are.
+fn init_logs(verbose: u8, json: bool) {
+    let level = match (verbose, json) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
+        (2, _) => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .init();
+    }
 }

@@ -118,6 +118,8 @@ impl Budget {
 pub(crate) struct Share {
     budget: Arc<Budget>,
     credit: usize,
+    /// Bytes reserved by this loop's connections now.
+    held: usize,
     /// Bytes forced past the limit and not yet returned (see
     /// [`Share::force`]).
     owed: usize,
@@ -135,6 +137,7 @@ impl Share {
         Share {
             budget,
             credit: 0,
+            held: 0,
             owed: 0,
             chunk,
         }
@@ -165,13 +168,20 @@ impl Share {
             }
         }
         self.credit -= n;
+        self.held += n;
         true
+    }
+
+    /// Bytes reserved by this loop's connections now.
+    pub(crate) fn held(&self) -> usize {
+        self.held
     }
 
     /// Counts `n` bytes that are held already, past the limit if need be;
     /// only for the few bytes a session may add beyond what was reserved
     /// for it (`connection.rs` says when).
     pub(crate) fn force(&mut self, n: usize) {
+        self.held += n;
         if self.credit >= n {
             self.credit -= n;
         } else {
@@ -183,6 +193,7 @@ impl Share {
 
     /// Gives back `n` reserved bytes.
     pub(crate) fn release(&mut self, n: usize) {
+        self.held -= n;
         let repay = n.min(self.owed);
         self.owed -= repay;
         self.credit += n - repay;

@@ -23,11 +23,12 @@ use std::num::NonZeroU32;
 
 use mio::net::TcpStream;
 use shout_core::proxy::{ProxyDecoder, ProxySource};
-use shout_core::{Duration, Instant, Next, Server, ValidConfig};
+use shout_core::{CloseReason, Duration, Framing, Instant, Next, Server, ValidConfig};
 use slab::Slab;
 
 use super::budget::Share;
 use super::held::Held;
+use super::metrics::{self, Counters};
 use super::timers::Armed;
 
 /// Reads per wake-up before a busy connection lets the others run.
@@ -166,12 +167,26 @@ pub(crate) enum Step {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SessionKey(NonZeroU32);
 
-/// A session and the client it serves.
+/// A session, the client it serves, and what the logs and metrics have
+/// been told of it.
 pub(crate) struct Session {
     pub(crate) server: Server,
     /// The client's address: the PROXY header's source when there is
     /// one, else the socket's peer. What logs show.
     pub(crate) client: SocketAddr,
+    /// When the session was made (its connection accepted).
+    pub(crate) since: Instant,
+    /// The framing its first byte chose, once it did.
+    pub(crate) framing: Option<Framing>,
+    /// Why it closed, once it did.
+    pub(crate) closed: Option<CloseReason>,
+    /// Requests already counted in the metrics.
+    pub(crate) counted: u32,
+    /// Its ERROR already counted.
+    pub(crate) error_counted: bool,
+    /// SHOUT/1 bytes received and sent.
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
 }
 
 /// The sessions of one event loop, apart from the connections so that a
@@ -197,20 +212,27 @@ impl Sessions {
         key: &mut Option<SessionKey>,
         since: Instant,
         client: impl FnOnce() -> SocketAddr,
-    ) -> &mut Server {
+    ) -> &mut Session {
         let k = match *key {
             Some(k) => k,
             None => {
                 let index = self.slab.insert(Session {
                     server: Server::new(self.config, since),
                     client: client(),
+                    since,
+                    framing: None,
+                    closed: None,
+                    counted: 0,
+                    error_counted: false,
+                    received: 0,
+                    sent: 0,
                 });
                 let k = SessionKey(NonZeroU32::new(index as u32 + 1).expect("index + 1 > 0"));
                 *key = Some(k);
                 k
             }
         };
-        &mut self.slab[k.0.get() as usize - 1].server
+        &mut self.slab[k.0.get() as usize - 1]
     }
 
     fn get(&self, key: Option<SessionKey>) -> Option<&Server> {
@@ -286,6 +308,8 @@ pub(crate) struct Pipe<'a> {
     pub(crate) max_payload: usize,
     /// The memory budget's limit.
     pub(crate) limit: usize,
+    /// This loop's counters (bytes, PROXY headers).
+    pub(crate) counters: &'a Counters,
 }
 
 /// A connection of one event loop.
@@ -343,7 +367,12 @@ impl Conn {
                 let since = self.since(cx.pipe.now);
                 let stream = &self.stream;
                 let s = cx.sessions.of(&mut self.session, since, || peer(stream));
-                self.drive(s, cx.bufs, &mut cx.pipe)
+                let c = cx.pipe.counters;
+                let (r0, s0) = (c.get(metrics::RECEIVED_BYTES), c.get(metrics::SENT_BYTES));
+                let step = self.drive(&mut s.server, cx.bufs, &mut cx.pipe);
+                s.received += c.get(metrics::RECEIVED_BYTES).wrapping_sub(r0);
+                s.sent += c.get(metrics::SENT_BYTES).wrapping_sub(s0);
+                step
             }
         };
         if let Step::Close(_) = step {
@@ -385,13 +414,15 @@ impl Conn {
     /// lingering connection past its own is ended.
     pub(crate) fn on_timer(&mut self, cx: &mut Cx<'_>) -> Step {
         match self.phase {
-            Phase::Open { .. } if self.preamble.is_some() => {
-                self.refuse_preamble("the connection idled out inside the PROXY header")
-            }
+            Phase::Open { .. } if self.preamble.is_some() => self.refuse_preamble(
+                "the connection idled out inside the PROXY header",
+                cx.pipe.counters,
+            ),
             Phase::Open { accepted, .. } => {
                 let stream = &self.stream;
                 cx.sessions
                     .of(&mut self.session, accepted, || peer(stream))
+                    .server
                     .handle_timeout(cx.pipe.now);
                 self.advance(cx)
             }
@@ -420,6 +451,7 @@ impl Conn {
         let stream = &self.stream;
         cx.sessions
             .of(&mut self.session, accepted, || peer(stream))
+            .server
             .shutdown(cx.pipe.now, waiting);
         self.advance(cx)
     }
@@ -432,16 +464,22 @@ impl Conn {
         let (input, _) = cx.bufs.split();
         loop {
             let decoder = self.preamble.as_mut()?;
-            let n = match self.stream.peek(input) {
-                Ok(0) => return Some(self.refuse_preamble("input ended inside the PROXY header")),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Step::Wait),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Some(Step::Close("read failed")),
-            };
+            let n =
+                match self.stream.peek(input) {
+                    Ok(0) => {
+                        return Some(self.refuse_preamble(
+                            "input ended inside the PROXY header",
+                            cx.pipe.counters,
+                        ))
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Step::Wait),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Some(Step::Close("read failed")),
+                };
             let (taken, source) = match decoder.decode(&input[..n]) {
                 Ok(x) => x,
-                Err(e) => return Some(self.refuse_preamble(e.as_str())),
+                Err(e) => return Some(self.refuse_preamble(e.as_str(), cx.pipe.counters)),
             };
             if discard(&self.stream, &mut input[..taken]).is_err() {
                 return Some(Step::Close("read failed"));
@@ -450,6 +488,7 @@ impl Conn {
                 continue; // all of it taken; more to come
             };
             self.preamble = None;
+            cx.pipe.counters.add(metrics::PROXY_OK, 1);
             let client = match source {
                 ProxySource::Client(addr) => addr,
                 ProxySource::Local => peer(&self.stream),
@@ -462,7 +501,8 @@ impl Conn {
 
     /// A connection whose PROXY header is missing or bad: closed without
     /// output, the reason logged.
-    fn refuse_preamble(&mut self, why: &'static str) -> Step {
+    fn refuse_preamble(&mut self, why: &'static str, counters: &Counters) -> Step {
+        counters.add(metrics::PROXY_REFUSED, 1);
         tracing::warn!(peer = %peer(&self.stream), "PROXY header refused: {why}");
         Step::Close("PROXY header refused")
     }
@@ -549,7 +589,11 @@ impl Conn {
         loop {
             if let Some(b) = self.backlog.as_mut() {
                 if b.sent < b.out.len() {
-                    match flush(&self.stream, b) {
+                    let before = b.sent;
+                    let flushed = flush(&self.stream, b);
+                    p.counters
+                        .add(metrics::SENT_BYTES, (b.sent - before) as u64);
+                    match flushed {
                         Err(_) => return Step::Close("write failed"),
                         Ok(false) => return Step::Wait,
                         Ok(true) => {
@@ -616,6 +660,9 @@ impl Conn {
                 }
                 Ok(n) => {
                     reads += 1;
+                    if !peek {
+                        p.counters.add(metrics::RECEIVED_BYTES, n as u64);
+                    }
                     if let Some(b) = self.backlog.as_mut() {
                         // A payload waited for whole, its room reserved.
                         b.input.extend_from_slice(&buf[..n]);
@@ -624,8 +671,11 @@ impl Conn {
                             Ok(t) => t,
                             Err(why) => return Step::Close(why),
                         };
-                        if peek && discard(&self.stream, &mut buf[..taken]).is_err() {
-                            return Step::Close("read failed");
+                        if peek {
+                            if discard(&self.stream, &mut buf[..taken]).is_err() {
+                                return Step::Close("read failed");
+                            }
+                            p.counters.add(metrics::RECEIVED_BYTES, taken as u64);
                         }
                     }
                     self.settle(p, reserved);
@@ -714,7 +764,7 @@ impl Conn {
             let q = s.handle_input_in_place(now, input);
             at = q.consumed;
             next = q.next;
-            if !self.send(&input[..q.produced], &input[at..])? {
+            if !self.send(&input[..q.produced], &input[at..], p.counters)? {
                 return Ok(input.len());
             }
         }
@@ -735,7 +785,7 @@ impl Conn {
             at += q.consumed;
             stalled = q.consumed == 0 && q.produced == 0;
             next = q.next;
-            if !self.send(&out[..q.produced], &input[at..])? {
+            if !self.send(&out[..q.produced], &input[at..], p.counters)? {
                 return Ok(input.len());
             }
         }
@@ -743,11 +793,17 @@ impl Conn {
 
     /// Writes `bytes`; what the socket will not take goes to the backlog
     /// with the `unanswered` input. False when it did.
-    fn send(&mut self, bytes: &[u8], unanswered: &[u8]) -> Result<bool, &'static str> {
+    fn send(
+        &mut self,
+        bytes: &[u8],
+        unanswered: &[u8],
+        counters: &Counters,
+    ) -> Result<bool, &'static str> {
         if bytes.is_empty() {
             return Ok(true);
         }
         let sent = write_some(&self.stream, bytes).map_err(|_| "write failed")?;
+        counters.add(metrics::SENT_BYTES, sent as u64);
         if sent == bytes.len() {
             self.cautious = self.cautious.saturating_sub(1);
             return Ok(true);

@@ -12,6 +12,7 @@ mod budget;
 mod connection;
 mod held;
 mod listener;
+mod metrics;
 mod signals;
 mod timers;
 mod udp;
@@ -35,6 +36,7 @@ pub use signals::Stopped;
 use crate::clock::Clock;
 use budget::{Budget, Share};
 use connection::{Buffers, Conn, Cx, Pipe, Session, Sessions, Step};
+use metrics::{Counters, Ended};
 use timers::Timers;
 
 use connection::BUFFER_SIZE;
@@ -97,18 +99,22 @@ pub struct Options {
     pub max_buffered: usize,
     /// Every TCP connection begins with a PROXY protocol header (v1 or v2).
     pub proxy_protocol: bool,
+    /// Serve Prometheus metrics on this address.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// State the event loops share.
 struct Shared {
-    connections: AtomicUsize,
+    connections: Arc<AtomicUsize>,
     /// Event loops whose listeners are still open: sessions drain only
     /// once every loop has stopped accepting.
     listening: AtomicUsize,
     /// Every event loop, to wake when the last one stops accepting.
     loops: std::sync::OnceLock<Vec<Arc<Waker>>>,
     budget: Arc<Budget>,
-    shutdown: AtomicBool,
+    shutdown: Arc<AtomicBool>,
+    /// Each event loop's counters, summed by a scrape.
+    counters: Vec<Arc<Counters>>,
     running: AtomicUsize,
     failed: AtomicBool,
     done: Option<Waker>,
@@ -117,6 +123,7 @@ struct Shared {
 /// A started server: its addresses and a handle to stop it.
 pub struct Running {
     listening: Vec<(SocketAddr, Transport)>,
+    metrics: Option<SocketAddr>,
     shared: Arc<Shared>,
     wakers: Vec<Arc<Waker>>,
     threads: Vec<JoinHandle<()>>,
@@ -131,6 +138,11 @@ impl Running {
             .find(|(_, t)| *t == Transport::Tcp)
             .unwrap_or(&self.listening[0])
             .0
+    }
+
+    /// Where it serves metrics, if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// Every socket it serves, in the order `serve` announces them.
@@ -185,11 +197,12 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
     };
     raise_open_files_limit();
     let shared = Arc::new(Shared {
-        connections: AtomicUsize::new(0),
+        connections: Arc::new(AtomicUsize::new(0)),
         listening: AtomicUsize::new(threads),
         loops: std::sync::OnceLock::new(),
         budget: Arc::new(Budget::new(options.max_buffered)),
-        shutdown: AtomicBool::new(false),
+        shutdown: Arc::new(AtomicBool::new(false)),
+        counters: (0..threads).map(|_| Arc::default()).collect(),
         running: AtomicUsize::new(threads),
         failed: AtomicBool::new(false),
         done,
@@ -214,8 +227,21 @@ pub fn start(options: &Options, done: Option<Waker>) -> io::Result<Running> {
             }
         }
     }
+    let metrics = match options.metrics {
+        Some(addr) => Some(metrics::start(
+            addr,
+            metrics::Sources {
+                loops: shared.counters.clone(),
+                connections: shared.connections.clone(),
+                draining: shared.shutdown.clone(),
+                buffered_limit: options.max_buffered,
+            },
+        )?),
+        None => None,
+    };
     Ok(Running {
         listening: bound.announced,
+        metrics,
         shared,
         wakers,
         threads: handles,
@@ -257,6 +283,9 @@ pub fn serve(options: &Options) -> Result<(), ServeError> {
     let mut err = io::stderr().lock();
     for (addr, transport) in running.listening() {
         let _ = writeln!(err, "listening on {addr} ({transport})");
+    }
+    if let Some(addr) = running.metrics_addr() {
+        let _ = writeln!(err, "metrics on {addr}");
     }
     drop(err);
     let stopped = signal_loop.run(&running);
@@ -316,6 +345,7 @@ struct Worker {
     timers: Timers,
     bufs: Buffers,
     share: Share,
+    counters: Arc<Counters>,
     /// Connections waiting for the budget, oldest first.
     starved: VecDeque<usize>,
     ready: Vec<usize>,
@@ -382,6 +412,7 @@ impl Worker {
                 connection::read_reservation(BUFFER_SIZE, &options.config),
             ),
             starved: VecDeque::new(),
+            counters: shared.counters[id].clone(),
             ready: Vec::new(),
             shared,
             config: options.config,
@@ -419,6 +450,9 @@ impl Worker {
                 "closing {left} connections at the drain deadline"
             );
             self.shared.connections.fetch_sub(left, Ordering::SeqCst);
+            for _ in 0..left {
+                self.counters.ended(Ended::DrainTimeout);
+            }
         }
         if self.shared.running.fetch_sub(1, Ordering::SeqCst) == 1 {
             if let Some(w) = &self.shared.done {
@@ -538,6 +572,7 @@ impl Worker {
                 continue;
             }
             let conn = entry.insert(conn);
+            self.counters.add(metrics::ACCEPTED, 1);
             tracing::trace!(worker = self.id, conn = key, %peer, "accepted");
             if let Some(at) = conn.deadline(&self.sessions, self.config.idle_timeout) {
                 self.timers.arm(&mut conn.timer, key, at);
@@ -551,6 +586,7 @@ impl Worker {
     /// raises no new event for them. One warning a second at most.
     fn accept_failed(&mut self, now: Instant, e: &io::Error) {
         self.accept_failures += 1;
+        self.counters.add(metrics::ACCEPT_ERRORS, 1);
         self.accept_retry = Some(now + ACCEPT_RETRY);
         let due = self
             .accept_warned
@@ -608,7 +644,9 @@ impl Worker {
     /// reading; any other closes at once. Nothing lingers or counts.
     fn refuse(&self, stream: TcpStream, peer: SocketAddr) {
         tracing::debug!(worker = self.id, %peer, "refused: max_connections reached");
+        self.counters.add(metrics::REFUSED_MAX_CONNECTIONS, 1);
         if self.config.framing == Framing::Frame {
+            self.counters.error_sent(ErrorCode::Busy);
             let busy =
                 ErrorFrame::new(ErrorCode::Busy, &[b"server busy (max_connections reached)"]);
             let _ = (&stream).write(busy.as_bytes());
@@ -626,6 +664,7 @@ impl Worker {
             &mut self.sessions,
             &mut self.bufs,
             &mut self.share,
+            &self.counters,
             &self.config,
             now,
             from_event,
@@ -641,8 +680,10 @@ impl Worker {
             return;
         };
         if let Some(s) = self.sessions.get_mut(conn.session) {
-            log_events(self.id, key, s);
+            account(self.id, key, s, &self.counters, self.clock.now());
         }
+        self.counters
+            .set(metrics::BUFFERED, self.share.held() as u64);
         match step {
             Step::Close(why) => return self.close(key, why),
             Step::Yield => self.ready.push(key),
@@ -691,6 +732,7 @@ impl Worker {
                 &mut self.sessions,
                 &mut self.bufs,
                 &mut self.share,
+                &self.counters,
                 &self.config,
                 now,
                 false,
@@ -745,6 +787,7 @@ impl Worker {
                 &mut self.sessions,
                 &mut self.bufs,
                 &mut self.share,
+                &self.counters,
                 &self.config,
                 now,
                 false,
@@ -758,7 +801,7 @@ impl Worker {
         let (input, output) = self.bufs.split();
         let mut more = false;
         for u in &self.udps {
-            more |= udp::serve(u, self.config.transform, input, output);
+            more |= udp::serve(u, self.config.transform, input, output, &self.counters);
         }
         self.udp_pending = more;
     }
@@ -767,10 +810,26 @@ impl Worker {
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
-        if let Some(mut s) = self.sessions.remove(&mut conn.session) {
-            log_events(self.id, key, &mut s);
-        }
+        let now = self.clock.now();
+        let ended = match self.sessions.remove(&mut conn.session) {
+            Some(mut s) => {
+                account(self.id, key, &mut s, &self.counters, now);
+                let ended = match (why, s.closed) {
+                    ("PROXY header refused", _) => Ended::ProxyRefused,
+                    (_, Some(reason)) => Ended::of(reason, s.server.tally().error_sent().is_some()),
+                    _ => Ended::IoError,
+                };
+                log_closed(self.id, key, &s, ended, now);
+                ended
+            }
+            None if why == "PROXY header refused" => Ended::ProxyRefused,
+            None if self.drain_until.is_some() => Ended::Shutdown,
+            None => Ended::IoError,
+        };
+        self.counters.ended(ended);
         conn.release(&mut self.share);
+        self.counters
+            .set(metrics::BUFFERED, self.share.held() as u64);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.shared.connections.fetch_sub(1, Ordering::SeqCst);
         if self.accept_retry.is_some() {
@@ -786,6 +845,7 @@ fn step_cx<'a>(
     sessions: &'a mut Sessions,
     bufs: &'a mut Buffers,
     share: &'a mut Share,
+    counters: &'a Counters,
     config: &ValidConfig,
     now: Instant,
     short_read_drains: bool,
@@ -802,28 +862,74 @@ fn step_cx<'a>(
             growth: config.transform.max_growth(),
             max_payload: config.max_payload as usize,
             limit,
+            counters,
         },
         drain_timeout: config.drain_timeout,
     }
 }
 
-/// One debug line per session opened (with its framing) and closed (with
-/// its reason), naming the client (the PROXY header's source if any).
-fn log_events(worker: usize, key: usize, s: &mut Session) {
-    let client = s.client;
+/// Takes a session's news into the loop's counters and the log: its
+/// opening (one line, with the client and the framing), its close reason,
+/// requests and the ERROR it sent since the last look.
+fn account(worker: usize, key: usize, s: &mut Session, counters: &Counters, now: Instant) {
     while let Some(event) = s.server.poll_event() {
         match event {
             Event::Opened(framing) => {
-                tracing::debug!(worker, conn = key, %client, ?framing, "connection opened")
+                counters.session_opened(framing);
+                s.framing = Some(framing);
+                tracing::info!(
+                    target: "shout::connection",
+                    worker,
+                    conn = key,
+                    client = %s.client,
+                    framing = framing_name(framing),
+                    "connection opened"
+                );
             }
-            Event::Closed(reason) => tracing::debug!(
-                worker,
-                conn = key,
-                %client,
-                framing = ?s.server.framing(),
-                "connection closed: {reason}"
-            ),
+            Event::Closed(reason) => s.closed = Some(reason),
             _ => {}
         }
+    }
+    let tally = s.server.tally();
+    if let Some(framing) = s.framing {
+        let new = tally.requests().wrapping_sub(s.counted);
+        if new > 0 {
+            counters.requests(framing, u64::from(new));
+            s.counted = tally.requests();
+        }
+    }
+    if let (Some(code), false) = (tally.error_sent(), s.error_counted) {
+        counters.error_sent(code);
+        s.error_counted = true;
+    }
+    let _ = now;
+}
+
+/// The one line for a connection's end: the client (the PROXY header's
+/// source if any), framing, bytes each way, requests, why, how long.
+fn log_closed(worker: usize, key: usize, s: &Session, ended: Ended, now: Instant) {
+    let why = s.closed.map(|r| r.to_string());
+    tracing::info!(
+        target: "shout::connection",
+        worker,
+        conn = key,
+        client = %s.client,
+        framing = s.framing.map_or("none", framing_name),
+        bytes_in = s.received,
+        bytes_out = s.sent,
+        requests = s.server.tally().requests(),
+        reason = ended.label(),
+        detail = why.as_deref().unwrap_or(""),
+        duration_ms = now.saturating_since(s.since).as_micros() / 1000,
+        "connection closed"
+    );
+}
+
+fn framing_name(f: Framing) -> &'static str {
+    match f {
+        Framing::Raw => "raw",
+        Framing::Line => "line",
+        Framing::Frame => "frame",
+        _ => "auto",
     }
 }

@@ -7,6 +7,8 @@ use mio::net::UdpSocket;
 use shout_core::transform::transform_message;
 use shout_core::TransformKind;
 
+use super::metrics::{self, Counters};
+
 /// Datagrams answered per wake-up before the loop serves others.
 const BUDGET: usize = 256;
 
@@ -23,6 +25,7 @@ pub(crate) fn serve(
     transform: TransformKind,
     input: &mut [u8],
     output: &mut [u8],
+    counters: &Counters,
 ) -> bool {
     for _ in 0..BUDGET {
         let (n, peer) = match socket.recv_from(input) {
@@ -42,8 +45,10 @@ pub(crate) fn serve(
             Some(len) if len <= limit => &output[..len],
             _ => TOO_LARGE,
         };
+        counters.add(metrics::UDP_DATAGRAMS, 1);
+        counters.add(metrics::RECEIVED_BYTES, n as u64);
         match socket.send_to(reply, peer) {
-            Ok(_) => {}
+            Ok(sent) => counters.add(metrics::SENT_BYTES, sent as u64),
             // A full send queue drops the reply, as UDP may.
             Err(e) => tracing::debug!("udp reply to {peer} dropped: {e}"),
         }
