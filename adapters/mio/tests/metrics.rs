@@ -79,6 +79,7 @@ fn every_counter_is_what_the_workload_implies() {
         "10",
         "--metrics",
         "127.0.0.1:0",
+        "-vvv",
     ]);
     let metrics = metrics_addr(&server);
     let start = scrape(metrics);
@@ -194,6 +195,7 @@ fn every_counter_is_what_the_workload_implies() {
         rest.ends_with(&[4, 0, 0, 0, 0]),
         "CLOSE at the end: {rest:?}"
     );
+    drop(begun); // the server waits for the client to close
     assert!(server.wait_exit(WAIT).success());
 }
 
