@@ -79,7 +79,6 @@ fn every_counter_is_what_the_workload_implies() {
         "10",
         "--metrics",
         "127.0.0.1:0",
-        "-vvv",
     ]);
     let metrics = metrics_addr(&server);
     let start = scrape(metrics);
