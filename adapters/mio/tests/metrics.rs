@@ -218,3 +218,35 @@ fn lines_count_as_line_requests() {
     assert_eq!(value(&m, "shout_requests_total{framing=\"line\"}"), 5);
     assert_eq!(value(&m, "shout_sessions_total{framing=\"line\"}"), 2);
 }
+
+/// A scraper that trickles its request a byte a second is closed at the
+/// scrape deadline (5 s for the whole request), not kept forever.
+#[test]
+fn a_trickling_scraper_is_closed_at_the_deadline() {
+    let server = Serve::start(&["--metrics", "127.0.0.1:0"]);
+    let metrics = metrics_addr(&server);
+    let mut s = TcpStream::connect(metrics).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
+    let start = Instant::now();
+    let mut closed = false;
+    for b in b"GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaa" {
+        if s.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 16];
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) if start.elapsed() > Duration::from_secs(4) => {
+                if matches!(s.read(&mut buf), Ok(0)) {
+                    closed = true;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let took = start.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(took < Duration::from_secs(8), "closed after {took:?}");
+}

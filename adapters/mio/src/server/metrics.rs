@@ -385,8 +385,8 @@ fn process(f: &mut Family<'_>) {
     f.sample("process_start_time_seconds", &[], start);
 }
 
-/// The longest a scraper may take to send its request, or to read the
-/// answer.
+/// The longest a scraper may take to send its whole request (one deadline,
+/// however slowly the bytes trickle in), and to read the answer.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest request head accepted.
 const MAX_REQUEST: usize = 8192;
@@ -425,7 +425,7 @@ pub(crate) fn start(addr: SocketAddr, src: Sources) -> io::Result<SocketAddr> {
 
 /// Serves one scrape connection: one request, one answer, close.
 fn scrape(mut stream: TcpStream, src: &Sources) -> io::Result<()> {
-    stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;
+    let deadline = std::time::Instant::now() + SCRAPE_TIMEOUT;
     stream.set_write_timeout(Some(SCRAPE_TIMEOUT))?;
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut len = 0;
@@ -433,6 +433,11 @@ fn scrape(mut stream: TcpStream, src: &Sources) -> io::Result<()> {
         if len == buf.len() {
             break ("400 Bad Request", None); // head too large
         }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(()); // too slow: just close
+        }
+        stream.set_read_timeout(Some(left))?;
         let n = match stream.read(&mut buf[len..]) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
@@ -454,8 +459,7 @@ fn scrape(mut stream: TcpStream, src: &Sources) -> io::Result<()> {
                     break ("404 Not Found", None);
                 }
                 let om = req.headers.iter().any(|h| {
-                    h.name.eq_ignore_ascii_case("accept")
-                        && String::from_utf8_lossy(h.value).contains("application/openmetrics-text")
+                    h.name.eq_ignore_ascii_case("accept") && asks_for_openmetrics(h.value)
                 });
                 let format = if om {
                     Format::OpenMetrics
@@ -470,8 +474,13 @@ fn scrape(mut stream: TcpStream, src: &Sources) -> io::Result<()> {
         Some((f, head)) => (render(src, f), f.content_type(), head),
         None => (format!("{status}\n"), "text/plain; charset=utf-8", false),
     };
+    let allow = if status.starts_with("405") {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
     let mut answer = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
         body.len()
     );
     if !head_only {
@@ -482,8 +491,32 @@ fn scrape(mut stream: TcpStream, src: &Sources) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether an Accept header value names OpenMetrics with a quality above
+/// zero.
+fn asks_for_openmetrics(value: &[u8]) -> bool {
+    String::from_utf8_lossy(value).split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        parts.next() == Some("application/openmetrics-text")
+            && parts.all(|p| {
+                p.strip_prefix("q=")
+                    .is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0))
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accept_names_openmetrics_only_with_a_positive_quality() {
+        assert!(super::asks_for_openmetrics(
+            b"application/openmetrics-text;version=1.0.0;q=0.5,text/plain;q=0.1"
+        ));
+        assert!(!super::asks_for_openmetrics(
+            b"application/openmetrics-text;q=0, text/plain"
+        ));
+        assert!(!super::asks_for_openmetrics(b"text/plain"));
+    }
+
     use super::*;
 
     fn sources() -> Sources {

@@ -129,6 +129,29 @@ impl Serve {
         connect(self.addr)
     }
 
+    /// The address of its `metrics on ADDR` line (it was started with
+    /// `--metrics`), waiting for the line (bounded).
+    pub(crate) fn metrics_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.stderr.lock().unwrap().lines().find_map(|l| {
+                l.trim_end()
+                    .strip_prefix("metrics on ")?
+                    .parse::<SocketAddr>()
+                    .ok()
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `metrics on` line; stderr: {}",
+                self.stderr.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Resident memory of the server, in KiB.
     pub(crate) fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
