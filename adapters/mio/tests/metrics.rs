@@ -250,3 +250,19 @@ fn a_trickling_scraper_is_closed_at_the_deadline() {
     assert!(closed, "still open after {took:?}");
     assert!(took < Duration::from_secs(8), "closed after {took:?}");
 }
+
+/// A metrics address already taken is a clear error, naming it.
+#[test]
+fn a_taken_metrics_address_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run_shout(
+        &["serve", "--listen", "127.0.0.1:0", "--metrics", &addr],
+        b"",
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("cannot serve metrics on {addr}")),
+        "{err}"
+    );
+}

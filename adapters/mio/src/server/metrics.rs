@@ -395,7 +395,8 @@ const MAX_SCRAPERS: usize = 16;
 
 /// Binds `addr` and serves scrapes on threads of their own.
 pub(crate) fn start(addr: SocketAddr, src: Sources) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| io::Error::other(format!("cannot serve metrics on {addr}: {e}")))?;
     let bound = listener.local_addr()?;
     let src = Arc::new(src);
     let busy = Arc::new(AtomicUsize::new(0));
