@@ -217,6 +217,17 @@ fn traffic(server: &Serve) -> (usize, usize) {
 
 // ---- promtool and the endpoint ----------------------------------------
 
+/// The scrape configuration `deploy/` offers is one promtool accepts.
+#[test]
+fn the_deploy_scrape_config_is_valid() {
+    let promtool = tool(PROMTOOL);
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/prometheus.yml");
+    let mut cmd = Command::new(promtool);
+    cmd.args(["check", "config", config]);
+    let (status, out, err) = run_bounded(cmd, b"");
+    assert!(status.success(), "promtool check config: {out}{err}");
+}
+
 #[test]
 fn promtool_check_metrics_accepts_the_exposition_and_the_values_add_up() {
     let promtool = tool(PROMTOOL);
