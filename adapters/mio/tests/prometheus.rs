@@ -153,45 +153,10 @@ fn scrape_until(addr: SocketAddr, want: &[(&str, f64)]) -> String {
     }
 }
 
-/// Runs `cmd` with `stdin`, bounded; gives (status, stdout, stderr).
-fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let outr = thread::spawn(move || {
-        let mut v = String::new();
-        let _ = out.read_to_string(&mut v);
-        v
-    });
-    let errr = thread::spawn(move || {
-        let mut v = String::new();
-        let _ = err.read_to_string(&mut v);
-        v
-    });
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish in {WAIT:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    feeder.join().unwrap();
-    (status, outr.join().unwrap(), errr.join().unwrap())
+/// `common::run_bounded`, its stdout as text.
+fn run_bounded(cmd: Command, stdin: &[u8]) -> (ExitStatus, String, String) {
+    let (status, out, err) = common::run_bounded(cmd, stdin);
+    (status, String::from_utf8_lossy(&out).into_owned(), err)
 }
 
 /// A little of every kind of traffic: a raw exchange, a frame session and

@@ -657,19 +657,38 @@ impl Worker {
     /// Drives one connection after an event (or a yield). `from_event`:
     /// a readiness event that did not report the peer's end.
     fn process(&mut self, key: usize, now: Instant, from_event: bool) {
+        // A stale event for a connection already gone does nothing.
+        self.step(key, now, from_event, Conn::advance);
+    }
+
+    /// Runs one step of connection `key` (`act`: advance, a timer, a
+    /// shutdown) with what the loop lends it, then settles the result.
+    fn step(
+        &mut self,
+        key: usize,
+        now: Instant,
+        short_read_drains: bool,
+        act: impl FnOnce(&mut Conn, &mut Cx<'_>) -> Step,
+    ) {
         let Some(conn) = self.conns.get_mut(key) else {
-            return; // a stale event for a connection already gone
+            return;
         };
-        let mut cx = step_cx(
-            &mut self.sessions,
-            &mut self.bufs,
-            &mut self.share,
-            &self.counters,
-            &self.config,
-            now,
-            from_event,
-        );
-        let step = conn.advance(&mut cx);
+        let mut cx = Cx {
+            sessions: &mut self.sessions,
+            bufs: &mut self.bufs,
+            pipe: Pipe {
+                limit: self.share.limit(),
+                share: &mut self.share,
+                now,
+                short_read_drains,
+                in_place: self.config.transform.is_length_preserving(),
+                growth: self.config.transform.max_growth(),
+                max_payload: self.config.max_payload as usize,
+                counters: &self.counters,
+            },
+            drain_timeout: self.config.drain_timeout,
+        };
+        let step = act(conn, &mut cx);
         self.settle(key, step);
     }
 
@@ -728,17 +747,7 @@ impl Worker {
                 continue; // stale: the connection re-armed earlier
             }
             conn.timer.clear();
-            let mut cx = step_cx(
-                &mut self.sessions,
-                &mut self.bufs,
-                &mut self.share,
-                &self.counters,
-                &self.config,
-                now,
-                false,
-            );
-            let step = conn.on_timer(&mut cx);
-            self.settle(key, step);
+            self.step(key, now, false, Conn::on_timer);
         }
         let conns = &self.conns;
         self.timers.compact(conns.len(), |at, key| {
@@ -780,20 +789,7 @@ impl Worker {
         self.drain_until = Some(now + self.config.drain_timeout);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue;
-            };
-            let mut cx = step_cx(
-                &mut self.sessions,
-                &mut self.bufs,
-                &mut self.share,
-                &self.counters,
-                &self.config,
-                now,
-                false,
-            );
-            let step = conn.shutdown(&mut cx);
-            self.settle(key, step);
+            self.step(key, now, false, Conn::shutdown);
         }
     }
 
@@ -837,34 +833,6 @@ impl Worker {
             self.accept_retry = Some(Instant::ZERO);
         }
         tracing::trace!(worker = self.id, conn = key, "connection ended: {why}");
-    }
-}
-
-/// What a connection gets from its loop for one step.
-fn step_cx<'a>(
-    sessions: &'a mut Sessions,
-    bufs: &'a mut Buffers,
-    share: &'a mut Share,
-    counters: &'a Counters,
-    config: &ValidConfig,
-    now: Instant,
-    short_read_drains: bool,
-) -> Cx<'a> {
-    let limit = share.limit();
-    Cx {
-        sessions,
-        bufs,
-        pipe: Pipe {
-            share,
-            now,
-            short_read_drains,
-            in_place: config.transform.is_length_preserving(),
-            growth: config.transform.max_growth(),
-            max_payload: config.max_payload as usize,
-            limit,
-            counters,
-        },
-        drain_timeout: config.drain_timeout,
     }
 }
 

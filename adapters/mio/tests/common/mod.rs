@@ -255,13 +255,21 @@ pub(crate) fn error_code(f: &(u8, Vec<u8>)) -> u16 {
 
 /// Runs `shout ARGS` with `stdin`, bounded; gives (status, stdout, stderr).
 pub(crate) fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let (status, out, err) = run_bounded(cmd, stdin);
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// Runs `cmd` with `stdin`, killed if it takes longer than [`WAIT`];
+/// gives (status, stdout, stderr).
+pub(crate) fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8>, String) {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let feeder = thread::spawn(move || {
@@ -286,14 +294,11 @@ pub(crate) fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
-            panic!("shout {args:?} did not finish");
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish in {WAIT:?}");
         }
         thread::sleep(Duration::from_millis(5));
     };
     feeder.join().unwrap();
-    (
-        status.code().unwrap_or(-1),
-        outr.join().unwrap(),
-        errr.join().unwrap(),
-    )
+    (status, outr.join().unwrap(), errr.join().unwrap())
 }
