@@ -221,14 +221,7 @@ fn run(cli: &Cli) -> i32 {
         return hostile(cli, spec);
     }
     match shout_bench::run(&spec) {
-        Ok(report) => {
-            if cli.json {
-                println!("{}", report.to_json());
-            } else {
-                report.print_table();
-            }
-            i32::from(report.errors > 0)
-        }
+        Ok(r) => print_report(cli.json, || r.to_json(), || r.print_table(), r.errors),
         Err(e) => {
             eprintln!(
                 "shout-bench: {} run against {addr} failed: {e}",
@@ -237,6 +230,21 @@ fn run(cli: &Cli) -> i32 {
             1
         }
     }
+}
+
+/// Prints a report as JSON or as a table; the exit status its errors give.
+fn print_report(
+    json: bool,
+    to_json: impl FnOnce() -> serde_json::Value,
+    table: impl FnOnce(),
+    errors: u64,
+) -> i32 {
+    if json {
+        println!("{}", to_json());
+    } else {
+        table();
+    }
+    i32::from(errors > 0)
 }
 
 /// The hostile soak: its own options and its own report.
@@ -260,14 +268,7 @@ fn hostile(cli: &Cli, good: Spec) -> i32 {
         stall_bytes: cli.stall_bytes,
     };
     match shout_bench::hostile::run(&soak) {
-        Ok(report) => {
-            if cli.json {
-                println!("{}", report.to_json());
-            } else {
-                report.print_table();
-            }
-            i32::from(report.errors > 0)
-        }
+        Ok(r) => print_report(cli.json, || r.to_json(), || r.print_table(), r.errors),
         Err(e) => {
             eprintln!("shout-bench: hostile soak of {addr} failed: {e}");
             1

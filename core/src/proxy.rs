@@ -94,9 +94,9 @@ enum Stage {
     /// Reading the v2 fixed part.
     Fixed,
     /// Keeping the v2 addresses (up to `keep` bytes after the fixed
-    /// part), then skipping `skip` bytes of the rest.
+    /// part), then passing over `skip` bytes of the rest.
     Addresses { keep: u8, skip: u16, ip6: bool },
-    /// Skipping TLVs; the answer is known.
+    /// Passing over TLVs; the answer is known.
     Skip { skip: u16, source: ProxySource },
     /// The header has been returned.
     Done,

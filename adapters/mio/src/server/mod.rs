@@ -699,7 +699,7 @@ impl Worker {
             return;
         };
         if let Some(s) = self.sessions.get_mut(conn.session) {
-            account(self.id, key, s, &self.counters, self.clock.now());
+            account(self.id, key, s, &self.counters);
         }
         self.counters
             .set(metrics::BUFFERED, self.share.held() as u64);
@@ -809,7 +809,7 @@ impl Worker {
         let now = self.clock.now();
         let ended = match self.sessions.remove(&mut conn.session) {
             Some(mut s) => {
-                account(self.id, key, &mut s, &self.counters, now);
+                account(self.id, key, &mut s, &self.counters);
                 let ended = match (why, s.closed) {
                     ("PROXY header refused", _) => Ended::ProxyRefused,
                     (_, Some(reason)) => Ended::of(reason, s.server.tally().error_sent().is_some()),
@@ -839,7 +839,7 @@ impl Worker {
 /// Takes a session's news into the loop's counters and the log: its
 /// opening (one line, with the client and the framing), its close reason,
 /// requests and the ERROR it sent since the last look.
-fn account(worker: usize, key: usize, s: &mut Session, counters: &Counters, now: Instant) {
+fn account(worker: usize, key: usize, s: &mut Session, counters: &Counters) {
     while let Some(event) = s.server.poll_event() {
         match event {
             Event::Opened(framing) => {
@@ -870,7 +870,6 @@ fn account(worker: usize, key: usize, s: &mut Session, counters: &Counters, now:
         counters.error_sent(code);
         s.error_counted = true;
     }
-    let _ = now;
 }
 
 /// The one line for a connection's end: the client (the PROXY header's
