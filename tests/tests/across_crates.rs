@@ -28,6 +28,7 @@ fn start_mio(config: Config) -> Running {
         threads: 1,
         max_buffered: 256 << 20,
         proxy_protocol: false,
+        tls: None,
         metrics: None,
     };
     server::start(&options, None).expect("the server starts on a free port")

@@ -80,6 +80,18 @@ pub struct ServeArgs {
     /// client's in the logs. A connection without one is closed unanswered.
     #[arg(long)]
     pub proxy_protocol: bool,
+    /// Serve TLS 1.2 and 1.3 with this certificate chain (PEM), with
+    /// --tls-key. With --framing auto a connection whose first byte is
+    /// 0x16 is TLS and the others are plain; with an explicit framing
+    /// every connection must be TLS. Make a test certificate with:
+    /// openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes
+    /// -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost
+    /// -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Event loop threads [default: the available cores].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
@@ -150,6 +162,11 @@ impl ServeArgs {
                 self.max_payload, self.max_buffered
             ));
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::Certified::load(cert, key)?),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -162,6 +179,7 @@ impl ServeArgs {
             max_buffered: self.max_buffered,
             proxy_protocol: self.proxy_protocol,
             metrics: self.metrics,
+            tls,
         })
     }
 }

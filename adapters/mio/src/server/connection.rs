@@ -30,6 +30,7 @@ use super::budget::Share;
 use super::held::Held;
 use super::metrics::{self, Counters};
 use super::timers::Armed;
+use super::tls::{self, Certified, Tls, TlsError};
 
 /// Reads per wake-up before a busy connection lets the others run.
 const READ_BUDGET: u32 = 16;
@@ -262,15 +263,19 @@ fn peer(stream: &TcpStream) -> SocketAddr {
 pub(crate) struct Buffers {
     input: Box<[u8]>,
     output: Box<[u8]>,
+    /// Where TLS connections read the socket's ciphertext (empty without
+    /// TLS).
+    cipher: Box<[u8]>,
 }
 
 impl Buffers {
     /// `size` bytes of input; output has room for what the session adds to
     /// a full read (headers, HELLO, CLOSE, an ERROR) so one call answers it.
-    pub(crate) fn new(size: usize) -> Self {
+    pub(crate) fn new(size: usize, tls: bool) -> Self {
         Buffers {
             input: vec![0; size].into_boxed_slice(),
             output: vec![0; size + 4096].into_boxed_slice(),
+            cipher: vec![0; if tls { size } else { 0 }].into_boxed_slice(),
         }
     }
 
@@ -310,6 +315,72 @@ pub(crate) struct Pipe<'a> {
     pub(crate) limit: usize,
     /// This loop's counters (bytes, PROXY headers).
     pub(crate) counters: &'a Counters,
+    /// The certificate, when connections may be TLS.
+    pub(crate) tls: Option<&'a Certified>,
+    /// The framing is `auto`: with a certificate, a first byte 0x16 means
+    /// TLS and any other plain; else every connection is TLS.
+    pub(crate) auto: bool,
+}
+
+/// What sits between a connection's socket and its session, for a while
+/// or for good. Boxed in the connection, so its size is paid only by the
+/// connections that have one (a PROXY header lasts a round trip).
+#[allow(clippy::large_enum_variant)]
+enum Layer {
+    /// With `--proxy-protocol`, until the header is read: its decoder.
+    /// The session is made only once the header has said who the client
+    /// is.
+    Proxy(ProxyDecoder),
+    /// TLS, from the first byte (after any PROXY header) to the end.
+    Tls(Tls),
+}
+
+/// The byte stream a session reads and writes: the socket, or TLS over it.
+struct Link<'c> {
+    stream: &'c TcpStream,
+    tls: Option<&'c mut Tls>,
+}
+
+fn link<'c>(stream: &'c TcpStream, layer: &'c mut Option<Box<Layer>>) -> Link<'c> {
+    let tls = match layer.as_deref_mut() {
+        Some(Layer::Tls(t)) => Some(t),
+        _ => None,
+    };
+    Link { stream, tls }
+}
+
+impl Link<'_> {
+    /// Reads (or only looks at, if `peek`) what the peer sent. TLS reads
+    /// the socket into `cipher`; its failures are `InvalidData`.
+    fn read(&mut self, cipher: &mut [u8], buf: &mut [u8], peek: bool) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None if peek => self.stream.peek(buf),
+            None => (&*self.stream).read(buf),
+            Some(t) => t.read(self.stream, cipher, buf, peek).map_err(|e| match e {
+                TlsError::Io(e) => e,
+                TlsError::Protocol(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+            }),
+        }
+    }
+
+    /// Takes the `n` bytes a peek into `buf` showed.
+    fn discard(&mut self, buf: &mut [u8], n: usize) -> io::Result<()> {
+        match self.tls.as_mut() {
+            None => discard(self.stream, &mut buf[..n]),
+            Some(t) => {
+                t.consume(n);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes as much of `bytes` as the socket (through TLS) takes now.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => write_some(self.stream, bytes),
+            Some(t) => t.write(self.stream, bytes),
+        }
+    }
 }
 
 /// A connection of one event loop.
@@ -325,18 +396,20 @@ pub(crate) struct Conn {
     cautious: u8,
     phase: Phase,
     backlog: Option<Box<Backlog>>,
-    /// With `--proxy-protocol`, until the header is read: its decoder.
-    /// The session is made only once the header has said who the client
-    /// is.
-    preamble: Option<Box<ProxyDecoder>>,
+    /// A PROXY header being read, or TLS.
+    layer: Option<Box<Layer>>,
+    /// TLS is served and this connection has not yet said whether it
+    /// speaks it (its first byte after any PROXY header does).
+    undecided: bool,
     /// This connection's live timer entry.
     pub(crate) timer: Armed,
 }
 
 impl Conn {
     /// A connection accepted at `now`; `proxy`: it must begin with a
-    /// PROXY protocol header.
-    pub(crate) fn new(stream: TcpStream, now: Instant, proxy: bool) -> Self {
+    /// PROXY protocol header; `tls`: TLS is served (the first byte
+    /// decides, or the framing is explicit and it must be TLS).
+    pub(crate) fn new(stream: TcpStream, now: Instant, proxy: bool, tls: bool) -> Self {
         Conn {
             stream,
             session: None,
@@ -348,7 +421,8 @@ impl Conn {
                 read_eof: false,
             },
             backlog: None,
-            preamble: proxy.then(|| Box::new(ProxyDecoder::new())),
+            layer: proxy.then(|| Box::new(Layer::Proxy(ProxyDecoder::new()))),
+            undecided: tls,
             timer: Armed::default(),
         }
     }
@@ -359,8 +433,18 @@ impl Conn {
         let step = match self.phase {
             Phase::Lingering { .. } => return self.linger(cx.bufs),
             Phase::Open { .. } | Phase::Closing { .. } => {
-                if self.preamble.is_some() {
+                if self.reading_preamble() {
                     if let Some(step) = self.read_preamble(cx) {
+                        return step;
+                    }
+                }
+                if self.undecided {
+                    if let Some(step) = self.choose_tls(cx) {
+                        return step;
+                    }
+                }
+                if self.tls().is_some_and(|t| t.handshaking()) {
+                    if let Some(step) = self.handshake(cx) {
                         return step;
                     }
                 }
@@ -395,8 +479,16 @@ impl Conn {
         if !s.is_finished() || self.wants_write() {
             return step;
         }
-        // Everything is sent: half-close, then linger unless the peer
-        // already ended.
+        // Everything is sent: TLS says so with its close_notify first.
+        let stream = &self.stream;
+        if let Some(Layer::Tls(t)) = self.layer.as_deref_mut() {
+            match t.close(stream) {
+                Ok(true) => {}
+                Ok(false) => return step,
+                Err(_) => return Step::Close("peer gone"),
+            }
+        }
+        // Half-close, then linger unless the peer already ended.
         if read_eof {
             return Step::Close("done");
         }
@@ -414,10 +506,20 @@ impl Conn {
     /// lingering connection past its own is ended.
     pub(crate) fn on_timer(&mut self, cx: &mut Cx<'_>) -> Step {
         match self.phase {
-            Phase::Open { .. } if self.preamble.is_some() => self.refuse_preamble(
+            Phase::Open { .. } if self.reading_preamble() => self.refuse_preamble(
                 "the connection idled out inside the PROXY header",
                 cx.pipe.counters,
             ),
+            // Nothing came: a plain connection's session idles out.
+            Phase::Open { .. } if self.undecided && cx.pipe.auto => {
+                self.undecided = false;
+                self.on_timer(cx)
+            }
+            Phase::Open { .. } if self.undecided || self.tls().is_some_and(|t| t.handshaking()) => {
+                cx.pipe.counters.add(metrics::TLS_FAILED, 1);
+                tracing::debug!(peer = %peer(&self.stream), "TLS handshake did not finish within the idle timeout");
+                Step::Close("TLS handshake timed out")
+            }
             Phase::Open { accepted, .. } => {
                 let stream = &self.stream;
                 cx.sessions
@@ -441,13 +543,27 @@ impl Conn {
         let Phase::Open { accepted, .. } = self.phase else {
             return Step::Wait;
         };
-        if self.preamble.is_some() {
+        if self.reading_preamble() {
             // No session yet, so nothing of one to finish.
             return Step::Close("shut down before the PROXY header was whole");
         }
+        if self.undecided {
+            if let Some(Step::Close(why)) = self.choose_tls(cx) {
+                return Step::Close(why);
+            }
+        }
+        if self.undecided || self.tls().is_some_and(|t| t.handshaking()) {
+            return Step::Close("shut down before the TLS handshake finished");
+        }
         let held = self.backlog.as_ref().map_or(0, |b| b.input.len());
         let queued = rustix::io::ioctl_fionread(&self.stream).unwrap_or(0);
-        let waiting = held.saturating_add(usize::try_from(queued).unwrap_or(usize::MAX));
+        // Through TLS: the plaintext rustls holds, and ciphertext counted
+        // as if it were all plaintext (an upper bound: records add 22
+        // bytes or more each).
+        let in_tls = self.tls().map_or(0, |t| t.pending_input());
+        let waiting = held
+            .saturating_add(in_tls)
+            .saturating_add(usize::try_from(queued).unwrap_or(usize::MAX));
         let stream = &self.stream;
         cx.sessions
             .of(&mut self.session, accepted, || peer(stream))
@@ -463,7 +579,9 @@ impl Conn {
     fn read_preamble(&mut self, cx: &mut Cx<'_>) -> Option<Step> {
         let (input, _) = cx.bufs.split();
         loop {
-            let decoder = self.preamble.as_mut()?;
+            let Some(Layer::Proxy(decoder)) = self.layer.as_deref_mut() else {
+                return None;
+            };
             let n =
                 match self.stream.peek(input) {
                     Ok(0) => {
@@ -487,7 +605,7 @@ impl Conn {
             let Some(source) = source else {
                 continue; // all of it taken; more to come
             };
-            self.preamble = None;
+            self.layer = None;
             cx.pipe.counters.add(metrics::PROXY_OK, 1);
             let client = match source {
                 ProxySource::Client(addr) => addr,
@@ -496,6 +614,78 @@ impl Conn {
             let since = self.since(cx.pipe.now);
             let _ = cx.sessions.of(&mut self.session, since, || client);
             return None;
+        }
+    }
+
+    fn reading_preamble(&self) -> bool {
+        matches!(self.layer.as_deref(), Some(Layer::Proxy(_)))
+    }
+
+    fn tls(&self) -> Option<&Tls> {
+        match self.layer.as_deref() {
+            Some(Layer::Tls(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Settles whether the connection is TLS: with `auto`, by its first
+    /// byte (0x16, a handshake record); else it must be. `None` once
+    /// settled; else what the event loop must do.
+    fn choose_tls(&mut self, cx: &mut Cx<'_>) -> Option<Step> {
+        let config = cx.pipe.tls?;
+        if cx.pipe.auto {
+            let mut first = [0u8; 1];
+            match self.stream.peek(&mut first) {
+                Ok(0) => {
+                    self.undecided = false;
+                    return None;
+                }
+                Ok(_) if first[0] != 0x16 => {
+                    self.undecided = false;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Step::Wait),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Some(Step::Yield),
+                Err(_) => return Some(Step::Close("read failed")),
+            }
+        }
+        self.undecided = false;
+        match Tls::new(config) {
+            Ok(t) => {
+                self.layer = Some(Box::new(Layer::Tls(t)));
+                None
+            }
+            Err(e) => {
+                tracing::warn!("cannot start TLS: {e}");
+                Some(Step::Close("TLS could not start"))
+            }
+        }
+    }
+
+    /// Moves the TLS handshake on. `None` once it is done; else what the
+    /// event loop must do.
+    fn handshake(&mut self, cx: &mut Cx<'_>) -> Option<Step> {
+        let stream = &self.stream;
+        let Some(Layer::Tls(t)) = self.layer.as_deref_mut() else {
+            return None;
+        };
+        let cipher = &mut cx.bufs.cipher;
+        match t.handshake(stream, cipher) {
+            Ok(true) => {
+                cx.pipe.counters.add(metrics::TLS_OK, 1);
+                None
+            }
+            Ok(false) => Some(Step::Wait),
+            Err(e) => {
+                cx.pipe.counters.add(metrics::TLS_FAILED, 1);
+                let why = match e {
+                    TlsError::Io(e) => e.to_string(),
+                    TlsError::Protocol(e) => e.to_string(),
+                };
+                tracing::debug!(peer = %peer(stream), "TLS handshake failed: {why}");
+                Some(Step::Close("TLS handshake failed"))
+            }
         }
     }
 
@@ -513,6 +703,9 @@ impl Conn {
         if let Some(b) = self.backlog.take() {
             share.release(b.charge);
         }
+        if let Some(Layer::Tls(t)) = self.layer.as_deref_mut() {
+            share.release(std::mem::take(&mut t.charge));
+        }
     }
 
     /// When the event loop must wake this connection next.
@@ -529,6 +722,7 @@ impl Conn {
     /// Output waits for the socket: writable events are wanted.
     pub(crate) fn wants_write(&self) -> bool {
         self.backlog.as_ref().is_some_and(|b| b.sent < b.out.len())
+            || self.tls().is_some_and(Tls::wants_write)
     }
 
     /// Moves bytes (see [`Conn::pump`]), then sets what the backlog holds
@@ -539,18 +733,33 @@ impl Conn {
             .backlog
             .as_mut()
             .map_or(0, |b| std::mem::take(&mut b.charge));
-        let (input, output) = bufs.split();
-        let step = self.pump(s, input, output, p, &mut reserved);
+        if let Some(Layer::Tls(t)) = self.layer.as_deref_mut() {
+            reserved += std::mem::take(&mut t.charge);
+        }
+        let Buffers {
+            input,
+            output,
+            cipher,
+        } = bufs;
+        let step = self.pump(s, input, output, cipher, p, &mut reserved);
         self.settle(p, &mut reserved);
         step
     }
 
-    /// Makes `reserved` exactly what the backlog needs.
+    /// Makes `reserved` exactly what the backlog and TLS need.
     fn settle(&mut self, p: &mut Pipe<'_>, reserved: &mut usize) {
-        let need = self
+        let backlog = self
             .backlog
             .as_ref()
             .map_or(0, |b| b.need(p.growth, p.limit));
+        let tls = match self.layer.as_deref_mut() {
+            Some(Layer::Tls(t)) => {
+                t.charge = t.cost();
+                t.charge
+            }
+            _ => 0,
+        };
+        let need = backlog + tls;
         if need <= *reserved {
             p.share.release(*reserved - need);
         } else {
@@ -560,7 +769,7 @@ impl Conn {
         }
         *reserved = need;
         if let Some(b) = self.backlog.as_mut() {
-            b.charge = need;
+            b.charge = backlog;
         }
     }
 
@@ -581,16 +790,28 @@ impl Conn {
         s: &mut Server,
         input: &mut [u8],
         output: &mut [u8],
+        cipher: &mut [u8],
         p: &mut Pipe<'_>,
         reserved: &mut usize,
     ) -> Step {
         let now = p.now;
         let mut reads = 0;
+        let tls = self.tls().is_some();
         loop {
+            let stream = &self.stream;
+            if let Some(Layer::Tls(t)) = self.layer.as_deref_mut() {
+                // Records rustls holds go first; until they are out
+                // nothing more is read.
+                match t.flush(stream) {
+                    Err(_) => return Step::Close("write failed"),
+                    Ok(false) => return Step::Wait,
+                    Ok(true) => {}
+                }
+            }
             if let Some(b) = self.backlog.as_mut() {
                 if b.sent < b.out.len() {
                     let before = b.sent;
-                    let flushed = flush(&self.stream, b);
+                    let flushed = flush(&mut link(&self.stream, &mut self.layer), b);
                     p.counters
                         .add(metrics::SENT_BYTES, (b.sent - before) as u64);
                     match flushed {
@@ -637,15 +858,12 @@ impl Conn {
             if reads == READ_BUDGET {
                 return Step::Yield;
             }
-            let Some((limit, peek)) = self.make_room(p, reserved, input.len()) else {
+            let extra = if tls { tls::read_cost(cipher.len()) } else { 0 };
+            let Some((limit, peek)) = self.make_room(p, reserved, input.len(), extra) else {
                 return Step::Starved;
             };
             let buf = &mut input[..limit];
-            let got = if peek {
-                self.stream.peek(buf)
-            } else {
-                (&self.stream).read(buf)
-            };
+            let got = link(&self.stream, &mut self.layer).read(cipher, buf, peek);
             match got {
                 Ok(0) => {
                     self.set_read_eof();
@@ -672,7 +890,8 @@ impl Conn {
                             Err(why) => return Step::Close(why),
                         };
                         if peek {
-                            if discard(&self.stream, &mut buf[..taken]).is_err() {
+                            let mut l = link(&self.stream, &mut self.layer);
+                            if l.discard(buf, taken).is_err() {
                                 return Step::Close("read failed");
                             }
                             p.counters.add(metrics::RECEIVED_BYTES, taken as u64);
@@ -683,24 +902,32 @@ impl Conn {
                     // readiness, bytes arriving later raise a new event, so
                     // the read that would only say `WouldBlock` is skipped
                     // (one syscall less per request; tokio does the same).
-                    if short_read_drains(p, n, limit) && self.backlog.is_none() {
+                    // (Not through TLS: a plaintext read says nothing of
+                    // what the socket holds.)
+                    if !tls && short_read_drains(p, n, limit) && self.backlog.is_none() {
                         return Step::Wait;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData && tls => {
+                    tracing::debug!(peer = %peer(&self.stream), "TLS failed: {e}");
+                    return Step::Close("TLS error");
+                }
                 Err(_) => return Step::Close("read failed"),
             }
         }
     }
 
-    /// Reserves room for the next read; how much to read and whether only
-    /// to peek, or `None` when the budget cannot hold even a small read.
+    /// Reserves room for the next read (and `extra` for what TLS may hold
+    /// meanwhile); how much to read and whether only to peek, or `None`
+    /// when the budget cannot hold even a small read.
     fn make_room(
         &mut self,
         p: &mut Pipe<'_>,
         reserved: &mut usize,
         buffer: usize,
+        extra: usize,
     ) -> Option<(usize, bool)> {
         if let Some(b) = self.backlog.as_mut() {
             // A payload waited for whole: read only what it lacks, once
@@ -725,7 +952,7 @@ impl Conn {
         let stored = stored_cost(p.max_payload, p.growth, p.limit);
         for n in [full, CAUTIOUS_READ, 256, 16] {
             let n = n.min(full);
-            let cost = read_cost(n, p.growth);
+            let cost = read_cost(n, p.growth) + extra;
             if p.growth > 1 && p.share.reserve(cost + stored) {
                 *reserved += cost + stored;
                 return Some((n, false));
@@ -802,7 +1029,9 @@ impl Conn {
         if bytes.is_empty() {
             return Ok(true);
         }
-        let sent = write_some(&self.stream, bytes).map_err(|_| "write failed")?;
+        let sent = link(&self.stream, &mut self.layer)
+            .write(bytes)
+            .map_err(|_| "write failed")?;
         counters.add(metrics::SENT_BYTES, sent as u64);
         if sent == bytes.len() {
             self.cautious = self.cautious.saturating_sub(1);
@@ -925,8 +1154,8 @@ fn write_some(mut w: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 }
 
 /// Sends the backlog's output; true once all of it is sent.
-fn flush(w: &TcpStream, b: &mut Backlog) -> io::Result<bool> {
-    b.sent += write_some(w, &b.out.as_slice()[b.sent..])?;
+fn flush(w: &mut Link<'_>, b: &mut Backlog) -> io::Result<bool> {
+    b.sent += w.write(&b.out.as_slice()[b.sent..])?;
     Ok(b.sent == b.out.len())
 }
 

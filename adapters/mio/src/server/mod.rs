@@ -15,6 +15,7 @@ mod listener;
 mod metrics;
 mod signals;
 mod timers;
+mod tls;
 mod udp;
 
 use std::collections::VecDeque;
@@ -32,6 +33,7 @@ use slab::Slab;
 
 pub use listener::{bind, Bound, Transport};
 pub use signals::Stopped;
+pub use tls::Certified;
 
 use crate::clock::Clock;
 use budget::{Budget, Share};
@@ -101,6 +103,9 @@ pub struct Options {
     pub proxy_protocol: bool,
     /// Serve Prometheus metrics on this address.
     pub metrics: Option<SocketAddr>,
+    /// Serve TLS with this certificate: with `auto`, to connections whose
+    /// first byte is 0x16; else to every connection.
+    pub tls: Option<Certified>,
 }
 
 /// State the event loops share.
@@ -353,6 +358,7 @@ struct Worker {
     config: ValidConfig,
     max_connections: usize,
     proxy_protocol: bool,
+    tls: Option<Certified>,
     clock: Clock,
     drain_until: Option<Instant>,
     /// The listeners are closed (a shutdown began).
@@ -405,7 +411,7 @@ impl Worker {
             conns: Slab::new(),
             sessions: Sessions::new(options.config),
             timers: Timers::default(),
-            bufs: Buffers::new(BUFFER_SIZE),
+            bufs: Buffers::new(BUFFER_SIZE, options.tls.is_some()),
             share: Share::new(
                 shared.budget.clone(),
                 options.threads,
@@ -418,6 +424,7 @@ impl Worker {
             config: options.config,
             max_connections: options.max_connections,
             proxy_protocol: options.proxy_protocol,
+            tls: options.tls.clone(),
             clock: Clock::new(),
             drain_until: None,
             stopped_accepting: false,
@@ -561,7 +568,7 @@ impl Worker {
             let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
             let entry = self.conns.vacant_entry();
             let key = entry.key();
-            let mut conn = Conn::new(stream, now, self.proxy_protocol);
+            let mut conn = Conn::new(stream, now, self.proxy_protocol, self.tls.is_some());
             if let Err(e) =
                 self.poll
                     .registry()
@@ -685,6 +692,8 @@ impl Worker {
                 growth: self.config.transform.max_growth(),
                 max_payload: self.config.max_payload as usize,
                 counters: &self.counters,
+                tls: self.tls.as_ref(),
+                auto: self.config.framing == Framing::Auto,
             },
             drain_timeout: self.config.drain_timeout,
         };
