@@ -137,8 +137,13 @@ fn mio_client_talks_to_the_embedded_driver() {
         });
         let messages = ["hello".to_string(), "straße world".to_string()];
         let mut out = Vec::new();
-        shout_mio::client::send(framing, addr, Some(&messages), &mut out)
-            .expect("the exchange succeeds");
+        shout_mio::client::send(
+            framing,
+            &shout_mio::client::Endpoint::plain(addr),
+            Some(&messages),
+            &mut out,
+        )
+        .expect("the exchange succeeds");
         assert_eq!(String::from_utf8(out).unwrap(), expected, "{framing:?}");
         served.join().unwrap().expect("the driver ends cleanly");
     }

@@ -190,12 +190,58 @@ pub struct SendArgs {
     /// How to talk to the server.
     #[arg(long, value_enum, default_value_t = ClientFraming::Frame)]
     pub framing: ClientFraming,
-    /// The server's address.
-    #[arg(value_name = "ADDR", value_parser = parse_addr)]
-    pub addr: SocketAddr,
+    /// Talk TLS (1.2 or 1.3); the server's certificate is checked.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: trust the certificates in this PEM file instead of the
+    /// usual web roots (for a self-signed server, its own cert.pem).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// With --tls: the name the server's certificate must carry [default:
+    /// the host part of ADDR].
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
+    /// The server's address (IP:PORT or HOST:PORT).
+    #[arg(value_name = "ADDR", value_parser = parse_target)]
+    pub addr: Target,
     /// Messages to send; none: stream standard input.
     #[arg(value_name = "MESSAGE")]
     pub messages: Vec<String>,
+}
+
+/// An address as given, and what it resolved to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The host part as written (a name or an IP address).
+    pub host: String,
+    /// The address connected to.
+    pub addr: SocketAddr,
+}
+
+/// `HOST:PORT` or `IP:PORT`, keeping the host for TLS's server name.
+pub fn parse_target(s: &str) -> Result<Target, String> {
+    let addr = parse_addr(s)?;
+    let host = match s.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        None => addr.ip().to_string(),
+    };
+    Ok(Target { host, addr })
+}
+
+impl SendArgs {
+    /// Where to connect and how, or the message for a bad --ca or name.
+    pub fn endpoint(&self) -> Result<crate::client::Endpoint, String> {
+        let tls = if self.tls {
+            let name = self.server_name.as_deref().unwrap_or(&self.addr.host);
+            Some(crate::client::TlsTarget::new(self.ca.as_deref(), name)?)
+        } else {
+            None
+        };
+        Ok(crate::client::Endpoint {
+            addr: self.addr.addr,
+            tls,
+        })
+    }
 }
 
 /// Framings a client speaks.

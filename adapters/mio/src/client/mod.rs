@@ -11,8 +11,10 @@
 //! so a message over the server's limit is always the server's to refuse,
 //! with ERROR 4, whatever the threads' timing.
 
+mod stream;
+
 use std::io::{self, BufRead, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
 
@@ -20,6 +22,24 @@ use shout_core::wire::{ErrorCode, Kind};
 use shout_core::{Framing, Reply, ReplyDecoder, RequestEncoder};
 
 use crate::cli::{ClientFraming, SendArgs};
+use stream::Stream;
+pub use stream::TlsTarget;
+
+/// Where `shout send` connects, and whether over TLS.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// TLS to it, the certificate checked.
+    pub tls: Option<TlsTarget>,
+}
+
+impl Endpoint {
+    /// Plain TCP to `addr`.
+    pub fn plain(addr: SocketAddr) -> Endpoint {
+        Endpoint { addr, tls: None }
+    }
+}
 
 /// Why `shout send` failed, and so its exit status.
 #[derive(Debug)]
@@ -59,31 +79,29 @@ pub fn run(args: &SendArgs) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let messages = (!args.messages.is_empty()).then_some(&args.messages[..]);
-    let result = send(args.framing, args.addr, messages, &mut out);
+    let endpoint = args.endpoint().map_err(SendError::Usage)?;
+    let result = send(args.framing, &endpoint, messages, &mut out);
     let _ = out.flush();
     result
 }
 
-/// Sends `messages` (or standard input when `None`) to `addr` and writes
+/// Sends `messages` (or standard input when `None`) to `to` and writes
 /// the answers to `out`.
 pub fn send(
     framing: ClientFraming,
-    addr: SocketAddr,
+    to: &Endpoint,
     messages: Option<&[String]>,
     out: &mut dyn Write,
 ) -> Result<()> {
     match framing {
-        ClientFraming::Frame => frame(addr, messages, out),
-        ClientFraming::Line => line(addr, messages, out),
-        ClientFraming::Raw => raw(addr, messages, out),
+        ClientFraming::Frame => frame(to, messages, out),
+        ClientFraming::Line => line(to, messages, out),
+        ClientFraming::Raw => raw(to, messages, out),
     }
 }
 
-fn connect(addr: SocketAddr) -> Result<TcpStream> {
-    let s =
-        TcpStream::connect(addr).map_err(|e| failed(format!("cannot connect to {addr}: {e}")))?;
-    let _ = s.set_nodelay(true);
-    Ok(s)
+fn connect(to: &Endpoint) -> Result<Stream> {
+    Stream::connect(to.addr, to.tls.as_ref()).map_err(failed)
 }
 
 fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
@@ -98,10 +116,10 @@ fn read_err(e: io::Error) -> SendError {
     }
 }
 
-/// Runs `write` on a thread with its own handle to the socket.
-fn spawn_writer<F>(stream: &TcpStream, write: F) -> Result<thread::JoinHandle<Result<()>>>
+/// Runs `write` on a thread with its own handle to the connection.
+fn spawn_writer<F>(stream: &Stream, write: F) -> Result<thread::JoinHandle<Result<()>>>
 where
-    F: FnOnce(BufWriter<TcpStream>) -> Result<()> + Send + 'static,
+    F: FnOnce(BufWriter<Stream>) -> Result<()> + Send + 'static,
 {
     let w = stream
         .try_clone()
@@ -161,8 +179,8 @@ fn without_terminator(line: &[u8]) -> &[u8] {
 
 // ---- frame -------------------------------------------------------------
 
-fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
-    let stream = connect(addr)?;
+fn frame(to: &Endpoint, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+    let stream = connect(to)?;
     let mut replies = ReplyDecoder::new(Framing::Frame);
     let (sent_tx, sent_rx) = mpsc::channel::<Kind>();
     let owned: Option<Vec<String>> = messages.map(<[String]>::to_vec);
@@ -170,7 +188,7 @@ fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> 
         w.write_all(&RequestEncoder::hello()).map_err(sent)?;
         // The wire's own limit: the server judges its max_payload.
         let mut requests = RequestEncoder::frame(u32::MAX);
-        let request = |w: &mut BufWriter<TcpStream>, payload: &[u8]| -> Result<()> {
+        let request = |w: &mut BufWriter<Stream>, payload: &[u8]| -> Result<()> {
             let header = requests
                 .data(payload.len())
                 .map_err(|e| failed(e.to_string()))?;
@@ -194,10 +212,11 @@ fn frame(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> 
         w.flush().map_err(sent)?;
         sent_all
     })?;
-    let read = read_frames(&stream, &mut replies, &sent_rx, out);
+    let mut reading = stream.try_clone().map_err(|e| failed(e.to_string()))?;
+    let read = read_frames(&mut reading, &mut replies, &sent_rx, out);
     if read.is_err() {
         // Unblock a writer stuck on a server that stopped reading.
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown_both();
     }
     finish(writer, read)
 }
@@ -208,7 +227,7 @@ fn server_error(code: u16, reason: &str) -> SendError {
 }
 
 fn read_frames(
-    mut stream: &TcpStream,
+    stream: &mut Stream,
     replies: &mut ReplyDecoder,
     sent: &mpsc::Receiver<Kind>,
     out: &mut dyn Write,
@@ -256,7 +275,7 @@ fn read_frames(
 
 // ---- line --------------------------------------------------------------
 
-fn line(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+fn line(to: &Endpoint, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
     if let Some(list) = messages {
         if let Some(i) = list.iter().position(|m| m.contains('\n')) {
             return Err(SendError::Usage(format!(
@@ -265,7 +284,7 @@ fn line(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> R
             )));
         }
     }
-    let stream = connect(addr)?;
+    let stream = connect(to)?;
     let owned: Option<Vec<String>> = messages.map(<[String]>::to_vec);
     let writer = spawn_writer(&stream, move |mut w| {
         match owned {
@@ -282,18 +301,19 @@ fn line(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> R
             })?,
         }
         w.flush().map_err(sent)?;
-        w.get_ref().shutdown(Shutdown::Write).map_err(sent)
+        w.get_ref().shutdown_write().map_err(sent)
     })?;
-    let read = read_lines(&stream, out);
+    let mut reading = stream.try_clone().map_err(|e| failed(e.to_string()))?;
+    let read = read_lines(&mut reading, out);
     if read.is_err() {
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown_both();
     }
     finish(writer, read)
 }
 
 /// Copies response lines to `out` as they come; a line the server starts
 /// with `error:` (no response can) is its error message.
-fn read_lines(mut stream: &TcpStream, out: &mut dyn Write) -> Result<()> {
+fn read_lines(stream: &mut Stream, out: &mut dyn Write) -> Result<()> {
     const ERROR: &[u8] = b"error:";
     let mut buf = vec![0u8; 64 * 1024];
     // The start of the current line while it may still be an error line.
@@ -366,12 +386,12 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 
 // ---- raw ---------------------------------------------------------------
 
-fn raw(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
+fn raw(to: &Endpoint, messages: Option<&[String]>, out: &mut dyn Write) -> Result<()> {
     match messages {
         Some(list) => {
             for m in list {
                 let payload = m.clone().into_bytes();
-                raw_exchange(addr, out, move |mut w| {
+                raw_exchange(to, out, move |mut w| {
                     w.write_all(&payload).map_err(sent)?;
                     w.flush().map_err(sent)
                 })?;
@@ -379,7 +399,7 @@ fn raw(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Re
             }
             Ok(())
         }
-        None => raw_exchange(addr, out, |mut w| {
+        None => raw_exchange(to, out, |mut w| {
             let stdin = io::stdin();
             let mut input = stdin.lock();
             let mut buf = vec![0u8; 64 * 1024];
@@ -400,19 +420,20 @@ fn raw(addr: SocketAddr, messages: Option<&[String]>, out: &mut dyn Write) -> Re
 
 /// One raw connection: `write` sends, then the sending side is shut;
 /// everything the server answers is copied to `out` until it closes.
-fn raw_exchange<F>(addr: SocketAddr, out: &mut dyn Write, write: F) -> Result<()>
+fn raw_exchange<F>(to: &Endpoint, out: &mut dyn Write, write: F) -> Result<()>
 where
-    F: FnOnce(BufWriter<TcpStream>) -> Result<()> + Send + 'static,
+    F: FnOnce(BufWriter<Stream>) -> Result<()> + Send + 'static,
 {
-    let stream = connect(addr)?;
+    let stream = connect(to)?;
     let writer = spawn_writer(&stream, move |w| {
         let s = w.get_ref().try_clone().map_err(|e| failed(e.to_string()))?;
         write(w)?;
-        s.shutdown(Shutdown::Write).map_err(sent)
+        s.shutdown_write().map_err(sent)
     })?;
+    let mut reading = stream.try_clone().map_err(|e| failed(e.to_string()))?;
     let mut buf = vec![0u8; 64 * 1024];
     let read = loop {
-        match (&stream).read(&mut buf) {
+        match reading.read(&mut buf) {
             Ok(0) => break Ok(()),
             Ok(n) => {
                 if let Err(e) = write_out(out, &buf[..n]).and_then(|()| {
@@ -427,7 +448,7 @@ where
         }
     };
     if read.is_err() {
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown_both();
     }
     finish(writer, read)
 }
