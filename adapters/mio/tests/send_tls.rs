@@ -3,52 +3,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{run_shout, Serve};
-
-/// A fresh directory with a self-signed certificate for `names`.
-struct Certs {
-    dir: PathBuf,
-}
-
-impl Certs {
-    fn new(tag: &str, names: &[&str]) -> Certs {
-        let dir = std::env::temp_dir().join(format!("shout-send-tls-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let c = rcgen::generate_simple_self_signed(names).unwrap();
-        std::fs::write(dir.join("cert.pem"), c.cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), c.signing_key.serialize_pem()).unwrap();
-        Certs { dir }
-    }
-
-    fn cert(&self) -> String {
-        self.dir.join("cert.pem").display().to_string()
-    }
-
-    fn key(&self) -> String {
-        self.dir.join("key.pem").display().to_string()
-    }
-
-    fn serve(&self, extra: &[&str]) -> Serve {
-        let (cert, key) = (self.cert(), self.key());
-        let mut args = vec!["--tls-cert", &cert, "--tls-key", &key];
-        args.extend_from_slice(extra);
-        Serve::start(&args)
-    }
-}
-
-impl Drop for Certs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::certs::Certs;
+use common::run_shout;
 
 #[test]
 fn send_tls_in_every_framing() {
-    let certs = Certs::new("framings", &["localhost", "127.0.0.1"]);
+    let certs = Certs::new();
     let auto = certs.serve(&[]);
     let line = certs.serve(&["--framing", "line"]);
     let ca = certs.cert();
@@ -83,8 +43,8 @@ fn send_tls_in_every_framing() {
 
 #[test]
 fn send_tls_checks_the_certificate() {
-    let certs = Certs::new("checks", &["localhost"]);
-    let other = Certs::new("other", &["localhost"]);
+    let certs = Certs::new();
+    let other = Certs::new();
     let server = certs.serve(&[]);
     let a = format!("localhost:{}", server.addr.port());
 
@@ -132,7 +92,7 @@ fn send_tls_checks_the_certificate() {
 
 #[test]
 fn plain_send_to_a_tls_only_server_fails() {
-    let certs = Certs::new("plain", &["localhost"]);
+    let certs = Certs::new();
     let server = certs.serve(&["--framing", "frame"]);
     let a = server.addr.to_string();
     let (code, out, err) = run_shout(&["send", &a, "x"], b"");

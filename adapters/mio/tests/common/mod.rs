@@ -2,6 +2,8 @@
 //! talk to it with bounded timeouts, stop it with signals.
 #![allow(dead_code)]
 
+pub(crate) mod certs;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
