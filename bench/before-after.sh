@@ -16,15 +16,7 @@ SECS=${SECS:-4}
 TMP=$(mktemp -d)
 trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-start() { # NAME CMD... -> the address once it listens
-  local n=$1; shift
-  taskset -c 0 "$@" >/dev/null 2>"$TMP/$n.err" </dev/null &
-  echo $! >"$TMP/$n.pid"
-  for _ in $(seq 200); do grep -q 'listening on' "$TMP/$n.err" && break; sleep 0.05; done
-  grep -q 'listening on' "$TMP/$n.err" || { echo "server $n did not start: $(cat "$TMP/$n.err")" >&2; exit 1; }
-  grep -o 'listening on [^ ]*' "$TMP/$n.err" | head -1 | cut -d' ' -f3
-}
-stop() { kill "$(cat "$TMP/$1.pid")" 2>/dev/null || true; wait "$(cat "$TMP/$1.pid")" 2>/dev/null || true; rm -f "$TMP/$1.pid"; }
+. "$(dirname "$0")/servers.sh"
 load() { # NAME CASE ARGS...
   local name=$1 case=$2; shift 2
   local out
