@@ -6,7 +6,11 @@
 //!
 //! * [`load`]: one `mio` thread driving every connection (so it can be
 //!   pinned to one core): raw bulk, line and frame request/response, UDP,
-//!   and connect-and-hold for memory.
+//!   and connect-and-hold for memory; each TCP mode also over TLS.
+//! * [`tls`]: the client side of TLS (rustls, ring), non-blocking inside
+//!   that loop.
+//! * [`handshake`]: TLS handshakes per second, each connection verified
+//!   end to end.
 //! * [`verify`]: the one place responses are decoded; every byte of every
 //!   response is checked.
 //! * [`hostile`]: the hostile soak: good frame clients measured alone,
@@ -18,10 +22,12 @@
 //! * [`Report`]: the figures, as a table or one JSON object.
 
 pub mod echo_server;
+pub mod handshake;
 pub mod hostile;
 pub mod load;
 mod report;
 pub mod sys;
+pub mod tls;
 #[cfg(feature = "tokio-compare")]
 pub mod tokio_server;
 pub mod verify;
@@ -52,6 +58,10 @@ pub enum Mode {
     /// then for -s beside --hostile hostile connections (latency under
     /// attack; server memory and CPU with --server-pid).
     Hostile,
+    /// TLS handshakes (needs --tls): for -s, -c connections at a time,
+    /// each a full handshake, `abc` answered `ABC`, close_notify both ways
+    /// (handshakes/s).
+    Handshake,
 }
 
 impl Mode {
@@ -64,13 +74,14 @@ impl Mode {
             Mode::Udp => "udp",
             Mode::Hold => "hold",
             Mode::Hostile => "hostile",
+            Mode::Handshake => "handshake",
         }
     }
 
     /// Connections when none are asked for.
     pub fn default_connections(self) -> usize {
         match self {
-            Mode::Raw | Mode::Udp => 1,
+            Mode::Raw | Mode::Udp | Mode::Handshake => 1,
             Mode::Line | Mode::Frame | Mode::Hostile => 64,
             Mode::Hold => 10_000,
         }
@@ -110,15 +121,46 @@ pub struct Spec {
     pub hello: bool,
     /// The server's process: its CPU time and memory are reported.
     pub server_pid: Option<u32>,
+    /// Every TCP connection speaks TLS (raw, line, frame, hold;
+    /// handshake needs it).
+    pub tls: Option<tls::Client>,
+}
+
+impl Mode {
+    /// Whether the mode can run over TLS (the TCP modes but the hostile
+    /// soak), and whether it must.
+    pub fn tls(self) -> (bool, bool) {
+        match self {
+            Mode::Raw | Mode::Line | Mode::Frame | Mode::Hold => (true, false),
+            Mode::Handshake => (true, true),
+            Mode::Udp | Mode::Hostile => (false, false),
+        }
+    }
 }
 
 /// Runs the load `spec` describes and checks every response (every mode
 /// but [`Mode::Hostile`], which [`hostile::run`] runs).
 pub fn run(spec: &Spec) -> io::Result<Report> {
+    match (spec.mode.tls(), spec.tls.is_some()) {
+        ((false, _), true) => {
+            return Err(io::Error::other(format!(
+                "{} mode has no TLS",
+                spec.mode.name()
+            )))
+        }
+        ((_, true), false) => {
+            return Err(io::Error::other(format!(
+                "{} mode needs TLS",
+                spec.mode.name()
+            )))
+        }
+        _ => {}
+    }
     match spec.mode {
         Mode::Raw | Mode::Line | Mode::Frame => load::run_tcp(spec),
         Mode::Udp => load::run_udp(spec),
         Mode::Hold => load::run_hold(spec),
+        Mode::Handshake => handshake::run(spec),
         Mode::Hostile => Err(io::Error::other(
             "the hostile soak has options of its own and its own report: run it with hostile::run",
         )),

@@ -2,6 +2,8 @@
 //! connection (so it can be pinned to one core), checking every byte of
 //! every response (through [`crate::verify`]) against what the transform
 //! must give. The frames it sends are built with [`shout_core::wire`].
+//! With TLS ([`crate::tls`]) the same, on the plaintext: the handshake is
+//! part of setting a connection up, before the clock starts.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -13,6 +15,7 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use shout_core::wire::{ClientHello, Header, Kind};
 
+use crate::tls::{self, Tls};
 use crate::verify::{self, Checker};
 use crate::{sys, Expect, Mode, Report, Spec};
 
@@ -25,8 +28,8 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// A connection in [`Stage::Connecting`] got an event: `None` while the
 /// connect is still under way; once connected, sends the script's hello
-/// and says whether the connection runs at once (no hello reply to wait
-/// for).
+/// and says whether the connection runs at once (no TLS handshake and no
+/// hello reply to wait for).
 pub(crate) fn connected(
     c: &mut Conn,
     script: &Script,
@@ -40,6 +43,36 @@ pub(crate) fn connected(
     }
     let _ = c.stream.set_nodelay(true);
     c.out.extend_from_slice(&script.hello);
+    if c.tls.is_some() {
+        c.stage = Stage::Tls;
+        Ok(Some(false))
+    } else if script.hello_reply {
+        c.stage = Stage::Handshake;
+        Ok(Some(false))
+    } else {
+        c.stage = Stage::Running;
+        Ok(Some(true))
+    }
+}
+
+/// A connection in [`Stage::Tls`] got an event: drives the handshake;
+/// `None` while it is under way; once done, says whether the connection
+/// runs at once (no hello reply to wait for), as [`connected`] does.
+pub(crate) fn tls_handshake(
+    c: &mut Conn,
+    script: &Script,
+    buf: &mut [u8],
+) -> Result<Option<bool>, String> {
+    let Some(t) = c.tls.as_mut() else {
+        unreachable!("a connection in Stage::Tls has a TLS session");
+    };
+    match t.handshake(&c.stream, buf) {
+        Ok(false) => return Ok(None),
+        Ok(true) => {}
+        Err(e) => return Err(handshake_error(&e)),
+    }
+    // The hello waited in rustls: it goes now.
+    flush(c)?;
     if script.hello_reply {
         c.stage = Stage::Handshake;
         Ok(Some(false))
@@ -49,13 +82,66 @@ pub(crate) fn connected(
     }
 }
 
+/// What a failed TLS handshake reports: rustls's reason (a certificate
+/// refused, an alert), or what the socket said, named as the handshake.
+pub(crate) fn handshake_error(e: &io::Error) -> String {
+    let s = e.to_string();
+    let hint = if s.contains("CaUsedAsEndEntity") {
+        " (the server's certificate is a CA certificate: make it with \
+         basicConstraints=critical,CA:FALSE, as --help shows)"
+    } else {
+        ""
+    };
+    if s.starts_with("TLS") {
+        format!("{s}{hint}")
+    } else {
+        format!("TLS handshake: {s}{hint}")
+    }
+}
+
+/// Reads what the server sent: plaintext, through TLS when there is a
+/// session; the semantics of a socket read.
+pub(crate) fn read_from(
+    stream: &TcpStream,
+    tls: &mut Option<Box<Tls>>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    match tls {
+        Some(t) => t.read(stream, buf),
+        None => (&*stream).read(buf),
+    }
+}
+
+/// Writes plaintext, through TLS when there is a session; the semantics
+/// of a socket write.
+pub(crate) fn write_to(
+    stream: &TcpStream,
+    tls: &mut Option<Box<Tls>>,
+    data: &[u8],
+) -> io::Result<usize> {
+    match tls {
+        Some(t) => t.write(stream, data),
+        None => (&*stream).write(data),
+    }
+}
+
+/// Sends the TLS records a session holds (nothing to do without one);
+/// `WouldBlock` is not an error here: the next writable edge sends the
+/// rest.
+pub(crate) fn push(stream: &TcpStream, tls: &mut Option<Box<Tls>>) -> Result<(), String> {
+    match tls.as_mut().map(|t| t.push(stream)) {
+        Some(Err(e)) if e.kind() != io::ErrorKind::WouldBlock => Err(format!("write: {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// `n` bytes of the alphabet, over and over: what every request carries.
 pub(crate) fn letters(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
 /// What the server must send back for `request`.
-fn expected(expect: Expect, request: &[u8]) -> Vec<u8> {
+pub(crate) fn expected(expect: Expect, request: &[u8]) -> Vec<u8> {
     match expect {
         Expect::Upper => request.to_ascii_uppercase(),
         Expect::Echo => request.to_vec(),
@@ -75,6 +161,8 @@ pub(crate) struct Script {
     pattern: Vec<u8>,
     /// A fresh checker for one connection.
     pub(crate) checker: Checker,
+    /// Every connection speaks TLS.
+    pub(crate) tls: Option<tls::Client>,
 }
 
 pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
@@ -87,6 +175,7 @@ pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
                 request: Vec::new(),
                 checker: Checker::stream(expected(spec.expect, &pattern).into()),
                 pattern,
+                tls: spec.tls.clone(),
             }
         }
         Mode::Line => {
@@ -98,6 +187,7 @@ pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
                 checker: Checker::stream(expected(spec.expect, &request).into()),
                 request,
                 pattern: Vec::new(),
+                tls: spec.tls.clone(),
             }
         }
         Mode::Frame => {
@@ -119,15 +209,21 @@ pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
                 request,
                 pattern: Vec::new(),
                 checker: Checker::frames(expected(spec.expect, &payload).into(), handshake),
+                tls: spec.tls.clone(),
             }
         }
-        Mode::Udp | Mode::Hold | Mode::Hostile => unreachable!("not a TCP request/response mode"),
+        Mode::Udp | Mode::Hold | Mode::Hostile | Mode::Handshake => {
+            unreachable!("not a TCP request/response mode")
+        }
     })
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Stage {
     Connecting,
+    /// Connected; the TLS handshake under way.
+    Tls,
+    /// Waiting for the server's HELLO.
     Handshake,
     Running,
     Done,
@@ -135,6 +231,8 @@ pub(crate) enum Stage {
 
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
+    /// The TLS session, when the connection speaks TLS.
+    pub(crate) tls: Option<Box<Tls>>,
     pub(crate) stage: Stage,
     pub(crate) out: Vec<u8>,
     out_at: usize,
@@ -150,6 +248,7 @@ impl Conn {
     pub(crate) fn new(stream: TcpStream, checker: Checker, depth: usize) -> Conn {
         Conn {
             stream,
+            tls: None,
             stage: Stage::Connecting,
             out: Vec::new(),
             out_at: 0,
@@ -162,14 +261,14 @@ impl Conn {
 }
 
 /// Progress lines on stderr, once a second.
-struct Progress {
+pub(crate) struct Progress {
     start: Instant,
     next: Instant,
     label: &'static str,
 }
 
 impl Progress {
-    fn new(label: &'static str) -> Self {
+    pub(crate) fn new(label: &'static str) -> Self {
         let start = Instant::now();
         Progress {
             start,
@@ -178,7 +277,7 @@ impl Progress {
         }
     }
 
-    fn tick(&mut self, now: Instant, what: impl FnOnce() -> String) {
+    pub(crate) fn tick(&mut self, now: Instant, what: impl FnOnce() -> String) {
         if now >= self.next {
             self.next += Duration::from_secs(1);
             let t = now.duration_since(self.start).as_secs_f64();
@@ -203,11 +302,13 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
     let bulk = spec.mode == Mode::Raw;
     let mut conns: Vec<Conn> = Vec::with_capacity(spec.connections);
     for key in 0..spec.connections {
-        conns.push(Conn::new(
+        let mut c = Conn::new(
             connect_one(&poll, spec.addr, key)?,
             script.checker.clone(),
             spec.depth,
-        ));
+        );
+        c.tls = script.tls.as_ref().map(tls::Client::session).transpose()?;
+        conns.push(c);
     }
     let mut buf = vec![0u8; CHUNK];
     let mut latencies: Vec<u32> = Vec::new();
@@ -257,6 +358,18 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                     Some(false) => {}
                 }
             }
+            if c.stage == Stage::Tls {
+                match tls_handshake(c, &script, &mut buf) {
+                    Ok(None) => continue, // still shaking hands
+                    Ok(Some(true)) => running += 1,
+                    Ok(Some(false)) => {}
+                    // The certificate refused, an alert: nothing can be
+                    // measured.
+                    Err(why) => {
+                        return Err(io::Error::other(format!("setting up a connection: {why}")))
+                    }
+                }
+            }
             let result = if bulk && start.is_none() {
                 Ok(()) // bulk starts when everyone is connected
             } else if bulk {
@@ -294,7 +407,8 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
             }
         }
         if start.is_none() && running == spec.connections {
-            // Everyone connected: the clock starts now, for everyone.
+            // Everyone connected (and through the TLS handshake and the
+            // HELLO exchange): the clock starts now, for everyone.
             let t = Instant::now();
             start = Some(t);
             deadline = Some(t + spec.duration);
@@ -326,6 +440,11 @@ pub fn run_tcp(spec: &Spec) -> io::Result<Report> {
                     format!("{completed} responses ({:.0}/s)", completed as f64 / secs)
                 }
             });
+        }
+    }
+    for c in conns.iter_mut() {
+        if let (Some(t), false) = (c.tls.as_mut(), c.stage == Stage::Done) {
+            let _ = t.close(&c.stream); // the end of input, as TLS says it
         }
     }
     let start = start.ok_or_else(|| io::Error::other("no connection was set up"))?;
@@ -363,22 +482,30 @@ fn drive_bulk(c: &mut Conn, total: u64, pattern: &[u8], buf: &mut [u8]) -> Resul
     if c.stage != Stage::Running {
         return Ok(());
     }
+    push(&c.stream, &mut c.tls)?;
     while c.sent < total {
         let at = (c.sent % pattern.len() as u64) as usize;
         let n = (pattern.len() - at).min((total - c.sent) as usize);
-        match (&c.stream).write(&pattern[at..at + n]) {
+        match write_to(&c.stream, &mut c.tls, &pattern[at..at + n]) {
             Ok(k) => {
                 c.sent += k as u64;
                 if c.sent == total {
-                    let _ = c.stream.shutdown(std::net::Shutdown::Write);
+                    // The end of input: a half-close, or a close_notify.
+                    match c.tls.as_mut() {
+                        Some(t) => t.close(&c.stream).map_err(|e| format!("write: {e}"))?,
+                        None => {
+                            let _ = c.stream.shutdown(std::net::Shutdown::Write);
+                        }
+                    }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(format!("write: {e}")),
         }
     }
+    push(&c.stream, &mut c.tls)?;
     loop {
-        match (&c.stream).read(buf) {
+        match read_from(&c.stream, &mut c.tls, buf) {
             Ok(0) => {
                 if c.received < total {
                     return Err(format!(
@@ -400,18 +527,20 @@ fn drive_bulk(c: &mut Conn, total: u64, pattern: &[u8], buf: &mut [u8]) -> Resul
 
 pub(crate) fn flush(c: &mut Conn) -> Result<(), String> {
     while c.out_at < c.out.len() {
-        match (&c.stream).write(&c.out[c.out_at..]) {
+        match write_to(&c.stream, &mut c.tls, &c.out[c.out_at..]) {
             Ok(n) => {
                 c.sent += n as u64;
                 c.out_at += n;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return push(&c.stream, &mut c.tls);
+            }
             Err(e) => return Err(format!("write: {e}")),
         }
     }
     c.out.clear();
     c.out_at = 0;
-    Ok(())
+    push(&c.stream, &mut c.tls)
 }
 
 /// Request/response: check every response byte, time each response, keep
@@ -430,7 +559,7 @@ pub(crate) fn drive_rr(
 ) -> Result<(), String> {
     flush(c)?;
     loop {
-        let n = match (&c.stream).read(buf) {
+        let n = match read_from(&c.stream, &mut c.tls, buf) {
             Ok(0) => {
                 if c.in_flight.is_empty() && !more {
                     c.stage = Stage::Done;
@@ -578,6 +707,10 @@ pub fn run_udp(spec: &Spec) -> io::Result<Report> {
 /// One connection of a hold run.
 struct Held {
     stream: TcpStream,
+    /// The TLS session, when the connection speaks TLS.
+    tls: Option<Box<Tls>>,
+    /// Through the TLS handshake (or none to do).
+    shaken: bool,
     hello_sent: bool,
     /// Checks the server's HELLO until it has arrived.
     hello: Option<Checker>,
@@ -585,8 +718,8 @@ struct Held {
 }
 
 /// Connect-and-hold: open `connections` connections (optionally with a
-/// frame HELLO each, whose reply is checked), hold them, and report the
-/// server's RSS growth.
+/// frame HELLO each, whose reply is checked; with TLS, each once through
+/// its handshake), hold them, and report the server's RSS growth.
 pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     sys::raise_open_files_limit();
     let mut poll = Poll::new()?;
@@ -601,7 +734,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     let mut first_error = None;
     let mut progress = Progress::new("hold");
     let limit = Instant::now() + Duration::from_secs(60);
-    let mut buf = [0u8; 64];
+    let mut buf = vec![0u8; CHUNK];
     let start = Instant::now();
     while held + failed < spec.connections {
         if Instant::now() > limit {
@@ -612,8 +745,11 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
         }
         while connecting < CONNECTING_AT_ONCE && conns.len() < spec.connections {
             let key = conns.len();
+            let tls = spec.tls.as_ref().map(tls::Client::session).transpose()?;
             conns.push(Some(Held {
                 stream: connect_one(&poll, spec.addr, key)?,
+                shaken: tls.is_none(),
+                tls,
                 hello_sent: false,
                 hello: hello_check.clone(),
                 held: false,
@@ -635,11 +771,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
                     Ok(None) => continue, // not connected yet
                 }
             } else {
-                if spec.hello && !h.hello_sent {
-                    h.hello_sent = true;
-                    let _ = (&h.stream).write_all(&ClientHello::frame());
-                }
-                await_hello(h, &mut buf)
+                hold_step(h, spec.hello, &mut buf)
             };
             match outcome {
                 Ok(false) => {}
@@ -647,9 +779,15 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
                     h.held = true;
                     held += 1;
                     connecting -= 1;
-                    // Quiet from now on: only a close would wake us.
+                    // Quiet from now on: only a close would wake us (and
+                    // the socket taking TLS records rustls still holds).
+                    let interest = if h.tls.as_ref().is_some_and(|t| t.wants_write()) {
+                        Interest::READABLE | Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
                     poll.registry()
-                        .reregister(&mut h.stream, Token(key), Interest::READABLE)?;
+                        .reregister(&mut h.stream, Token(key), interest)?;
                 }
                 Err(why) => {
                     errors += 1;
@@ -670,7 +808,14 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
             if let Some(h) = conns[ev.token().0].as_mut() {
-                if matches!((&h.stream).read(&mut buf), Ok(0)) {
+                // A TLS session may get records (tickets) with no
+                // plaintext: WouldBlock.
+                let closed = match read_from(&h.stream, &mut h.tls, &mut buf) {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                } || push(&h.stream, &mut h.tls).is_err();
+                if closed {
                     errors += 1;
                     first_error.get_or_insert_with(|| "the server closed a held connection".into());
                     conns[ev.token().0] = None;
@@ -695,6 +840,26 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     Ok(r)
 }
 
+/// A connected connection of a hold run got an event: drives its TLS
+/// handshake, then sends its HELLO (with `hello`) and reads the reply;
+/// true once it is ready to hold.
+fn hold_step(h: &mut Held, hello: bool, buf: &mut [u8]) -> Result<bool, String> {
+    if let (Some(t), false) = (h.tls.as_mut(), h.shaken) {
+        match t.handshake(&h.stream, buf) {
+            Ok(false) => return Ok(false),
+            Ok(true) => h.shaken = true,
+            Err(e) => return Err(handshake_error(&e)),
+        }
+    }
+    if hello && !h.hello_sent {
+        h.hello_sent = true;
+        // 9 bytes into an empty socket (or rustls): they are taken.
+        let _ = write_to(&h.stream, &mut h.tls, &ClientHello::frame());
+    }
+    push(&h.stream, &mut h.tls)?;
+    await_hello(h, buf)
+}
+
 /// Reads what has arrived of the server's HELLO; true once the connection
 /// is ready to hold (at once without a HELLO).
 fn await_hello(h: &mut Held, buf: &mut [u8]) -> Result<bool, String> {
@@ -702,7 +867,7 @@ fn await_hello(h: &mut Held, buf: &mut [u8]) -> Result<bool, String> {
         return Ok(true);
     };
     loop {
-        match (&h.stream).read(buf) {
+        match read_from(&h.stream, &mut h.tls, buf) {
             Ok(0) => return Err("the server closed before its HELLO".into()),
             Ok(n) => {
                 if check.feed(&buf[..n])?.hello.is_some() {

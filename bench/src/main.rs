@@ -2,6 +2,7 @@
 //! the library. Wiring only.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Parser, ValueEnum};
@@ -18,6 +19,13 @@ all of them at once. Every byte of every response is checked against \
 what the server must send (uppercase, or unchanged with --echo); a \
 connection that gets a wrong byte stops and counts as an error. The exit \
 status is 1 when any check failed, 2 for a bad command line.
+
+With --tls every connection of the raw, line, frame and hold modes speaks \
+TLS (rustls, TLS 1.3 or 1.2, the server's certificate checked against \
+--ca for --server-name, no session resumption); the handshakes are part \
+of the setup, so the clock starts after the last one and the figures are \
+those of the data alone. --mode handshake measures the handshakes \
+themselves: whole TLS connections per second.
 
 With --serve-echo or --serve-tokio it is a server instead (printing \
 `listening on ADDR (tcp)` on stderr once bound), so that it can be pinned \
@@ -48,6 +56,24 @@ Examples:
   # server CPU time per response, machine-readable
   shout-bench --json --server-pid PID --mode line 127.0.0.1:8002
 
+  # TLS: a certificate for localhost (not a CA: rustls refuses a CA as the
+  # server's own), the server with it (auto framing tells TLS by its first
+  # byte), then 64 connections x 16 frame requests in flight, over TLS
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -addext basicConstraints=critical,CA:FALSE
+  shout serve --listen 127.0.0.1:8002 --tls-cert cert.pem --tls-key key.pem &
+  shout-bench --tls --ca cert.pem --mode frame -c 64 -d 16 -s 5 127.0.0.1:8002
+  #   raw bulk over TLS: 1 GiB through the server, encrypted both ways
+  shout-bench --tls --ca cert.pem --mode raw --bytes 1073741824 127.0.0.1:8002
+  #   a certificate for another name than localhost
+  shout-bench --tls --ca cert.pem --server-name shout.example --mode line 127.0.0.1:8002
+
+  # TLS handshakes per second, 8 at a time, for 5 s, and the server's CPU
+  # per handshake (each: full handshake, `abc` -> `ABC`, close_notify)
+  shout-bench --mode handshake --tls --ca cert.pem -c 8 -s 5 --server-pid PID 127.0.0.1:8002
+
   # hostile soak: 64 good frame clients alone for 3 s, then for 30 s beside
   # 10,000 idle, slowloris, garbage, stalled, never-read, resetting and
   # half-open connections; latency alone vs under attack, server memory
@@ -77,8 +103,9 @@ struct Cli {
     /// What to measure.
     #[arg(long, value_enum, default_value_t = Mode::Frame)]
     mode: Mode,
-    /// Connections (UDP: sockets) [default: 1 for raw and udp, 64 for
-    /// line and frame, 10000 for hold].
+    /// Connections (UDP: sockets; handshake: in flight at once)
+    /// [default: 1 for raw, udp and handshake, 64 for line and frame,
+    /// 10000 for hold].
     #[arg(short = 'c', long, value_name = "N", value_parser = parse_positive)]
     connections: Option<usize>,
     /// Requests in flight per connection (line, frame, udp, hostile)
@@ -111,6 +138,23 @@ struct Cli {
     /// Print the result as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Speak TLS on every connection (raw, line, frame, hold; handshake
+    /// needs it); the server's certificate is checked.
+    #[arg(long)]
+    tls: bool,
+    /// TLS: trust the certificates in FILE (PEM), e.g. a self-signed
+    /// server's own cert.pem [default: the usual web roots].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<PathBuf>,
+    /// TLS: the name the server's certificate must carry (a DNS name or
+    /// an IP address).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "localhost",
+        requires = "tls"
+    )]
+    server_name: String,
     /// Hostile: seconds the good clients run alone first.
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
     soak_baseline: Duration,
@@ -199,6 +243,13 @@ fn run(cli: &Cli) -> i32 {
     let Some(addr) = cli.addr else {
         unreachable!("the parser requires ADDR, --serve-echo or --serve-tokio");
     };
+    let tls = match tls_client(cli) {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("shout-bench: {why}");
+            return 2;
+        }
+    };
     let spec = Spec {
         addr,
         mode: cli.mode,
@@ -216,6 +267,7 @@ fn run(cli: &Cli) -> i32 {
         },
         hello: cli.hello,
         server_pid: cli.server_pid,
+        tls,
     };
     if spec.mode == Mode::Hostile {
         return hostile(cli, spec);
@@ -230,6 +282,28 @@ fn run(cli: &Cli) -> i32 {
             1
         }
     }
+}
+
+/// The TLS client of `--tls`, after checking that the mode goes with it;
+/// the message for a usage error (exit status 2).
+fn tls_client(cli: &Cli) -> Result<Option<shout_bench::tls::Client>, String> {
+    let name = cli.mode.name();
+    match (cli.mode.tls(), cli.tls) {
+        ((_, true), false) => {
+            return Err(format!(
+                "--mode {name} measures TLS handshakes: give --tls \
+                 (and --ca cert.pem for a self-signed server)"
+            ))
+        }
+        ((false, _), true) => {
+            return Err(format!(
+                "--tls is for the TCP modes raw, line, frame, hold and handshake, not {name}"
+            ))
+        }
+        (_, false) => return Ok(None),
+        _ => {}
+    }
+    shout_bench::tls::Client::new(cli.ca.as_deref(), &cli.server_name).map(Some)
 }
 
 /// Prints a report as JSON or as a table; the exit status its errors give.

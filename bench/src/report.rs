@@ -17,6 +17,8 @@ pub(crate) fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
 pub struct Report {
     /// What was measured.
     pub mode: Mode,
+    /// Over TLS.
+    pub tls: bool,
     /// Connections (UDP: sockets).
     pub connections: usize,
     /// Requests in flight per connection.
@@ -25,11 +27,12 @@ pub struct Report {
     pub payload: usize,
     /// The measured window (hold: the time to set everything up).
     pub seconds: f64,
-    /// Responses checked in the window (hold: connections held).
+    /// Responses checked in the window (hold: connections held;
+    /// handshake: connections through their whole life).
     pub responses: u64,
     /// Bytes received and checked.
     pub bytes: u64,
-    /// Median latency, microseconds.
+    /// Median latency, microseconds (handshake: of a whole connection).
     pub p50_us: Option<u32>,
     /// 99th percentile latency, microseconds.
     pub p99_us: Option<u32>,
@@ -64,6 +67,7 @@ impl Report {
         let pct = |p: f64| percentile(latencies, p);
         Report {
             mode: spec.mode,
+            tls: spec.tls.is_some(),
             connections: spec.connections,
             depth: spec.depth,
             payload: spec.payload,
@@ -106,8 +110,10 @@ impl Report {
 
     /// One JSON object (the fields `bench/summarize.py` reads).
     pub fn to_json(&self) -> serde_json::Value {
+        let handshakes = self.mode == Mode::Handshake;
         json!({
             "mode": self.mode.name(),
+            "tls": self.tls,
             "connections": self.connections,
             "depth": self.depth,
             "payload": self.payload,
@@ -125,21 +131,30 @@ impl Report {
             "server_cpu_seconds": self.server_cpu_ns.map(|n| n as f64 / 1e9),
             "server_cpu_ns_per_response": self.cpu_per_response(),
             "server_cpu_ns_per_byte": self.cpu_per_byte(),
+            "handshakes": handshakes.then_some(self.responses),
+            "handshakes_per_second": handshakes.then(|| self.rate()),
         })
     }
 
     /// A small table on stdout.
     pub fn print_table(&self) {
         let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+        let label = if self.tls && self.mode != Mode::Handshake {
+            format!("{}+tls", self.mode.name())
+        } else {
+            self.mode.name().to_string()
+        };
+        // The mode column: 6 wide, wider for a longer label.
+        let w = label.len().max(6);
         match self.mode {
             Mode::Raw => {
                 println!(
-                    "{:<6} {:>6} {:>14} {:>9} {:>10} {:>7}",
+                    "{:<w$} {:>6} {:>14} {:>9} {:>10} {:>7}",
                     "mode", "conns", "bytes", "seconds", "MB/s", "errors"
                 );
                 println!(
-                    "{:<6} {:>6} {:>14} {:>9.3} {:>10.1} {:>7}",
-                    "raw",
+                    "{:<w$} {:>6} {:>14} {:>9.3} {:>10.1} {:>7}",
+                    label,
                     self.connections,
                     self.bytes,
                     self.seconds,
@@ -149,12 +164,12 @@ impl Report {
             }
             Mode::Hold => {
                 println!(
-                    "{:<6} {:>7} {:>10} {:>18} {:>14} {:>7}",
+                    "{:<w$} {:>7} {:>10} {:>18} {:>14} {:>7}",
                     "mode", "held", "setup s", "server RSS growth", "bytes/conn", "errors"
                 );
                 println!(
-                    "{:<6} {:>7} {:>10.2} {:>18} {:>14} {:>7}",
-                    "hold",
+                    "{:<w$} {:>7} {:>10.2} {:>18} {:>14} {:>7}",
+                    label,
                     self.responses,
                     self.seconds,
                     self.rss_growth.map_or("-".into(), |g| g.to_string()),
@@ -163,9 +178,35 @@ impl Report {
                     self.errors
                 );
             }
+            Mode::Handshake => {
+                println!(
+                    "{:<w$} {:>6} {:>8} {:>11} {:>11} {:>8} {:>8} {:>8} {:>7}",
+                    "mode",
+                    "conns",
+                    "seconds",
+                    "handshakes",
+                    "hs/s",
+                    "p50 us",
+                    "p99 us",
+                    "p999 us",
+                    "errors"
+                );
+                println!(
+                    "{:<w$} {:>6} {:>8.2} {:>11} {:>11.0} {:>8} {:>8} {:>8} {:>7}",
+                    label,
+                    self.connections,
+                    self.seconds,
+                    self.responses,
+                    self.rate(),
+                    opt(self.p50_us),
+                    opt(self.p99_us),
+                    opt(self.p999_us),
+                    self.errors
+                );
+            }
             _ => {
                 println!(
-                    "{:<6} {:>6} {:>6} {:>8} {:>8} {:>11} {:>11} {:>8} {:>8} {:>8} {:>7}",
+                    "{:<w$} {:>6} {:>6} {:>8} {:>8} {:>11} {:>11} {:>8} {:>8} {:>8} {:>7}",
                     "mode",
                     "conns",
                     "depth",
@@ -179,8 +220,8 @@ impl Report {
                     "errors"
                 );
                 println!(
-                    "{:<6} {:>6} {:>6} {:>8} {:>8.2} {:>11} {:>11.0} {:>8} {:>8} {:>8} {:>7}",
-                    self.mode.name(),
+                    "{:<w$} {:>6} {:>6} {:>8} {:>8.2} {:>11} {:>11.0} {:>8} {:>8} {:>8} {:>7}",
+                    label,
                     self.connections,
                     self.depth,
                     self.payload,
@@ -197,6 +238,9 @@ impl Report {
         if let Some(ns) = self.server_cpu_ns {
             let per = match self.mode {
                 Mode::Raw => self.cpu_per_byte().map(|v| format!("{:.3} ns per byte", v)),
+                Mode::Handshake => self
+                    .cpu_per_response()
+                    .map(|v| format!("{:.0} us per handshake", v / 1e3)),
                 _ => self
                     .cpu_per_response()
                     .map(|v| format!("{:.0} ns per response", v)),

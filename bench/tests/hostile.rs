@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::Server;
@@ -18,39 +17,9 @@ const BENCH: &str = env!("CARGO_BIN_EXE_shout-bench");
 /// The longest the soak may take (it bounds itself to a few seconds).
 const SOAK_LIMIT: Duration = Duration::from_secs(60);
 
-/// The `shout` binary: `SHOUT_BIN` if set, otherwise the one cargo builds
-/// (or already has) for this profile, located from cargo's own report.
-fn shout_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SHOUT_BIN") {
-        return p.into();
-    }
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "shout-mio",
-        "--bin",
-        "shout",
-        "--message-format=json",
-    ])
-    .current_dir(env!("CARGO_MANIFEST_DIR"))
-    .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("run cargo build for the shout binary");
-    assert!(out.status.success(), "cargo build -p shout-mio failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "shout")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no shout executable")
-}
-
 /// Starts `shout serve --listen 127.0.0.1:0 ARGS`.
 fn serve(args: &[&str]) -> Server {
-    let mut cmd = Command::new(shout_bin());
+    let mut cmd = Command::new(common::shout_bin());
     cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
     common::serve(cmd)
 }

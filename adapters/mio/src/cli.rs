@@ -87,6 +87,7 @@ pub struct ServeArgs {
     /// openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes
     /// -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost
     /// -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+    /// -addext basicConstraints=critical,CA:FALSE
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).

@@ -1,9 +1,11 @@
 //! What the end-to-end tests share: a server child process, started and
-//! waited for.
+//! waited for, and the `shout` binary.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 
 /// A server child, killed when dropped.
@@ -42,4 +44,40 @@ pub(crate) fn serve(mut cmd: Command) -> Server {
         }
     });
     Server { child, addr }
+}
+
+/// The `shout` binary: `SHOUT_BIN` if set, otherwise the one cargo builds
+/// (or already has) for this profile, located from cargo's own report
+/// (a test only gets its own crate's binaries from cargo).
+pub(crate) fn shout_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_shout).clone()
+}
+
+fn build_shout() -> PathBuf {
+    if let Some(p) = std::env::var_os("SHOUT_BIN") {
+        return p.into();
+    }
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "-p",
+        "shout-mio",
+        "--bin",
+        "shout",
+        "--message-format=json",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"))
+    .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("run cargo build for the shout binary");
+    assert!(out.status.success(), "cargo build -p shout-mio failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "shout")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no shout executable")
 }
