@@ -251,6 +251,16 @@ impl Sessions {
     }
 }
 
+/// Who a session made now serves: the socket's peer, read when the
+/// connection's TLS began if it has TLS (a client that resets right
+/// after its handshake is gone by the time its session is made).
+fn client(stream: &TcpStream, layer: &Option<Box<Layer>>) -> SocketAddr {
+    match layer.as_deref() {
+        Some(Layer::Tls(t)) => t.peer,
+        _ => peer(stream),
+    }
+}
+
 /// The socket's peer, or an unspecified address if the socket no longer
 /// knows it (the peer already reset).
 fn peer(stream: &TcpStream) -> SocketAddr {
@@ -449,8 +459,10 @@ impl Conn {
                     }
                 }
                 let since = self.since(cx.pipe.now);
-                let stream = &self.stream;
-                let s = cx.sessions.of(&mut self.session, since, || peer(stream));
+                let (stream, layer) = (&self.stream, &self.layer);
+                let s = cx
+                    .sessions
+                    .of(&mut self.session, since, || client(stream, layer));
                 let c = cx.pipe.counters;
                 let (r0, s0) = (c.get(metrics::RECEIVED_BYTES), c.get(metrics::SENT_BYTES));
                 let step = self.drive(&mut s.server, cx.bufs, &mut cx.pipe);
@@ -651,7 +663,7 @@ impl Conn {
             }
         }
         self.undecided = false;
-        match Tls::new(config) {
+        match Tls::new(config, peer(&self.stream)) {
             Ok(t) => {
                 self.layer = Some(Box::new(Layer::Tls(t)));
                 None

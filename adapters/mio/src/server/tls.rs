@@ -14,6 +14,7 @@
 //! of the answer stays in the connection's backlog, as for plain TCP.
 
 use std::io::{self, BufRead, Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -121,6 +122,8 @@ pub(crate) struct Tls {
     /// Records have gone out (so an alert now must be rustls's own,
     /// encrypted as the handshake has got to).
     sent_any: bool,
+    /// The socket's peer when TLS began.
+    pub(crate) peer: SocketAddr,
 }
 
 /// What a step of the handshake or a read came to.
@@ -139,7 +142,8 @@ impl From<io::Error> for TlsError {
 }
 
 impl Tls {
-    pub(crate) fn new(config: &Certified) -> Result<Tls, rustls::Error> {
+    /// TLS for a connection from `peer`.
+    pub(crate) fn new(config: &Certified, peer: SocketAddr) -> Result<Tls, rustls::Error> {
         let mut conn = ServerConnection::new(config.0.clone())?;
         conn.set_buffer_limit(Some(SEND_LIMIT));
         Ok(Tls {
@@ -151,6 +155,7 @@ impl Tls {
             closing: false,
             charge: 0,
             sent_any: false,
+            peer,
         })
     }
 
