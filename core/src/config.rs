@@ -8,7 +8,8 @@ use crate::wire::HELLO_MIN_PAYLOAD;
 #[non_exhaustive]
 pub enum Framing {
     /// The first byte decides: `0x00` (a HELLO frame) means [`Framing::Frame`],
-    /// anything else [`Framing::Raw`].
+    /// `GET ` the web framing (with the `web` feature), anything else
+    /// [`Framing::Raw`].
     Auto,
     /// No boundaries: the output stream is the transformed input stream.
     Raw,
@@ -16,6 +17,10 @@ pub enum Framing {
     Line,
     /// Length-prefixed binary frames with a HELLO handshake.
     Frame,
+    /// HTTP/1.1 and WebSocket: the page at `/`, messages on `/ws`. Under
+    /// [`Framing::Auto`] the first bytes `GET ` choose it.
+    #[cfg(feature = "web")]
+    Web,
 }
 
 /// Which uppercase mapping a session applies.

@@ -95,6 +95,30 @@ pub(crate) trait Bytes {
         written: usize,
         n: usize,
     ) -> (usize, usize);
+    /// Answers `chunk`, a copy of the input at `read` (unmasked), into the
+    /// room at `written`, through `t` or unchanged; returns (taken of
+    /// `chunk`, written).
+    #[cfg(feature = "web")]
+    fn answer_chunk(
+        &mut self,
+        t: Option<&mut AnyTransform>,
+        chunk: &[u8],
+        read: usize,
+        written: usize,
+    ) -> (usize, usize);
+}
+
+/// Answers `chunk` into `room`: through `t`, or copied.
+#[cfg(feature = "web")]
+fn answer_into(t: Option<&mut AnyTransform>, chunk: &[u8], room: &mut [u8]) -> (usize, usize) {
+    match t {
+        Some(t) => t.apply(chunk, room),
+        None => {
+            let n = chunk.len().min(room.len());
+            room[..n].copy_from_slice(&chunk[..n]);
+            (n, n)
+        }
+    }
 }
 
 /// Input and output window apart.
@@ -132,6 +156,17 @@ impl Bytes for Split<'_> {
         n: usize,
     ) -> (usize, usize) {
         t.apply(&self.input[read..read + n], &mut self.window[written..])
+    }
+
+    #[cfg(feature = "web")]
+    fn answer_chunk(
+        &mut self,
+        t: Option<&mut AnyTransform>,
+        chunk: &[u8],
+        _read: usize,
+        written: usize,
+    ) -> (usize, usize) {
+        answer_into(t, chunk, &mut self.window[written..])
     }
 }
 
@@ -180,6 +215,26 @@ impl Bytes for InPlace<'_> {
         let (done, rest) = self.0.split_at_mut(read);
         t.apply(&rest[..n], &mut done[written..])
     }
+
+    #[cfg(feature = "web")]
+    fn answer_chunk(
+        &mut self,
+        t: Option<&mut AnyTransform>,
+        chunk: &[u8],
+        read: usize,
+        written: usize,
+    ) -> (usize, usize) {
+        // The chunk is a copy, so the input it came from is room too when
+        // every byte taken gives one byte out; else only what is behind
+        // the read position is.
+        let same_length = t.as_ref().is_none_or(|t| t.is_length_preserving());
+        let end = if same_length {
+            read + chunk.len()
+        } else {
+            read
+        };
+        answer_into(t, chunk, &mut self.0[written..end])
+    }
 }
 
 /// The bytes of one call, with the positions reached so far.
@@ -193,6 +248,10 @@ pub(crate) struct Io<'a, B> {
     /// Output written so far.
     written: usize,
     control: &'a mut Control,
+    /// A decoder had more to write than the window took (an HTTP
+    /// response, a WebSocket payload): it wants room, not input.
+    #[cfg(feature = "web")]
+    wants_room: bool,
 }
 
 impl<'a, B: Bytes> Io<'a, B> {
@@ -204,6 +263,8 @@ impl<'a, B: Bytes> Io<'a, B> {
             limit,
             written: 0,
             control,
+            #[cfg(feature = "web")]
+            wants_room: false,
         }
     }
 
@@ -215,6 +276,14 @@ impl<'a, B: Bytes> Io<'a, B> {
     /// Output written so far.
     pub(crate) fn written(&self) -> usize {
         self.written
+    }
+
+    /// A decoder stopped for want of room in the window.
+    pub(crate) fn wants_room(&self) -> bool {
+        #[cfg(feature = "web")]
+        return self.wants_room;
+        #[cfg(not(feature = "web"))]
+        false
     }
 
     /// Lets the decoder see at most `n` more input bytes (`None`: all).
@@ -317,6 +386,52 @@ impl<'a, B: Bytes> Io<'a, B> {
         self.read += consumed;
         self.emit(&spill[..wrote]);
         consumed
+    }
+
+    /// Writes as much of `bytes` as the window has room for now (nothing
+    /// while control bytes wait); returns how many. For output too large
+    /// for the control queue (an HTTP response, the page).
+    #[cfg(feature = "web")]
+    pub(crate) fn emit_some(&mut self, bytes: &[u8]) -> usize {
+        if !self.control.is_empty() {
+            return 0;
+        }
+        let room = self.bytes.room(self.read, self.written);
+        let n = bytes.len().min(room.len());
+        room[..n].copy_from_slice(&bytes[..n]);
+        self.written += n;
+        self.wants_room |= n < bytes.len();
+        n
+    }
+
+    /// Unmasks (XOR with `mask`, `phase` bytes into the payload) a prefix
+    /// of the next `n` input bytes and answers it, through `t` or, without
+    /// one, unchanged; `check` sees the unmasked bytes taken. Returns how
+    /// many were taken (0: no room).
+    #[cfg(feature = "web")]
+    pub(crate) fn unmask(
+        &mut self,
+        t: Option<&mut AnyTransform>,
+        n: usize,
+        mask: [u8; 4],
+        phase: usize,
+        check: &mut dyn FnMut(&[u8]),
+    ) -> usize {
+        if !self.control.is_empty() || n == 0 {
+            return 0;
+        }
+        let mut chunk = [0u8; 256];
+        let k = n.min(chunk.len());
+        chunk[..k].copy_from_slice(&self.input()[..k]);
+        crate::framing::web::ws::unmask(&mut chunk[..k], mask, phase);
+        let (taken, wrote) = self
+            .bytes
+            .answer_chunk(t, &chunk[..k], self.read, self.written);
+        check(&chunk[..taken]);
+        self.read += taken;
+        self.written += wrote;
+        self.wants_room |= taken == 0;
+        taken
     }
 
     /// Writes the transform's held-back bytes, unchanged, as control bytes.

@@ -147,5 +147,12 @@ pub use time::{Duration, Instant, SecsError};
 pub struct ReadmeDoctests;
 
 /// The most bytes a [`Server`] may take; the test suite holds it to this.
+/// (168 until the session kept its [`Tally`] for metrics: 8 bytes more.
+/// The web framing's WebSocket state, a 14-byte frame header among it,
+/// adds 24: 200 with the `web` feature, 176 without, as in firmware.)
+#[cfg(feature = "web")]
+pub const SERVER_SIZE_LIMIT: usize = 200;
+/// The most bytes a [`Server`] may take; the test suite holds it to this.
 /// (168 until the session kept its [`Tally`] for metrics: 8 bytes more.)
+#[cfg(not(feature = "web"))]
 pub const SERVER_SIZE_LIMIT: usize = 176;

@@ -36,7 +36,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8002", value_parser = parse_addr)]
     pub listen: SocketAddr,
     /// How requests are delimited; auto: a first byte 0x00 means frame,
-    /// anything else raw.
+    /// `GET ` web (a browser: the page at http://ADDR/), 0x16 TLS (with
+    /// --tls-cert), anything else raw.
     #[arg(long, value_enum, default_value_t = ServerFraming::Auto)]
     pub framing: ServerFraming,
     /// The uppercase mapping.
@@ -118,6 +119,8 @@ pub enum ServerFraming {
     Line,
     /// Length-prefixed frames.
     Frame,
+    /// HTTP/1.1 and WebSocket: the page at /, messages on /ws.
+    Web,
 }
 
 impl From<ServerFraming> for Framing {
@@ -127,6 +130,7 @@ impl From<ServerFraming> for Framing {
             ServerFraming::Raw => Framing::Raw,
             ServerFraming::Line => Framing::Line,
             ServerFraming::Frame => Framing::Frame,
+            ServerFraming::Web => Framing::Web,
         }
     }
 }

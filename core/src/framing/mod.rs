@@ -12,12 +12,18 @@ pub(crate) mod detect;
 pub(crate) mod frame;
 pub(crate) mod line;
 pub(crate) mod raw;
+#[cfg(feature = "web")]
+pub(crate) mod web;
 
 use crate::config::Settings;
 use crate::io::{Bytes, Io};
 use crate::session::CloseReason;
 use crate::transform::AnyTransform;
 use crate::wire::ErrorCode;
+
+/// What `auto` waits for before it chooses the web framing.
+#[cfg(feature = "web")]
+const GET: &[u8; 4] = b"GET ";
 
 /// What a decoder may touch while it works.
 pub(crate) struct Cx<'c, 'io, B> {
@@ -78,9 +84,15 @@ impl<B: Bytes> Cx<'_, '_, B> {
 #[derive(Clone, Debug)]
 pub(crate) enum Decoder {
     Undecided,
+    /// `auto` has taken this many bytes of `GET ` and waits to see whether
+    /// the rest follows (web) or not (raw, those bytes answered first).
+    #[cfg(feature = "web")]
+    Sniff(u8),
     Raw(raw::Raw),
     Line(line::Line),
     Frame(frame::FrameServer),
+    #[cfg(feature = "web")]
+    Web(web::Web),
 }
 
 impl Decoder {
@@ -89,9 +101,62 @@ impl Decoder {
     pub(crate) fn input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> Option<CloseReason> {
         match self {
             Decoder::Undecided => None,
+            #[cfg(feature = "web")]
+            Decoder::Sniff(matched) => {
+                let m = *matched as usize;
+                let input = cx.io.input();
+                let same = input
+                    .iter()
+                    .zip(&GET[m..])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if m + same == GET.len() {
+                    cx.io.skip(same);
+                    *self = Decoder::Web(web::Web::after_get());
+                } else if same == input.len() {
+                    cx.io.skip(same);
+                    *matched += same as u8;
+                    return None;
+                } else {
+                    // Not `GET `: a raw stream, whose first bytes were
+                    // those of `GET` (uppercase already, so their answer).
+                    cx.io.skip(same);
+                    cx.io.emit(&GET[..m + same]);
+                    *self = Decoder::Raw(raw::Raw);
+                }
+                self.input(cx)
+            }
             Decoder::Raw(d) => d.input(cx),
             Decoder::Line(d) => d.input(cx),
             Decoder::Frame(d) => d.input(cx),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => d.input(cx),
+        }
+    }
+
+    /// The framing this decoder serves, once one is chosen.
+    pub(crate) fn framing(&self) -> Option<crate::config::Framing> {
+        use crate::config::Framing;
+        match self {
+            Decoder::Undecided => None,
+            #[cfg(feature = "web")]
+            Decoder::Sniff(_) => None,
+            Decoder::Raw(_) => Some(Framing::Raw),
+            Decoder::Line(_) => Some(Framing::Line),
+            Decoder::Frame(_) => Some(Framing::Frame),
+            #[cfg(feature = "web")]
+            Decoder::Web(_) => Some(Framing::Web),
+        }
+    }
+
+    /// A session still sniffing for `GET ` must decide now (its input
+    /// ended, it idled out, a drain reached it): the bytes it took are a
+    /// raw stream's, answered as they are.
+    #[cfg(feature = "web")]
+    fn settle_sniff<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) {
+        if let Decoder::Sniff(m) = *self {
+            cx.io.emit(&GET[..m as usize]);
+            *self = Decoder::Raw(raw::Raw);
         }
     }
 
@@ -99,13 +164,19 @@ impl Decoder {
     pub(crate) fn at_boundary(&self) -> bool {
         match self {
             Decoder::Undecided | Decoder::Raw(_) => true,
+            #[cfg(feature = "web")]
+            Decoder::Sniff(m) => *m == 0,
             Decoder::Line(d) => d.at_boundary(),
             Decoder::Frame(d) => d.at_boundary(),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => d.at_boundary(),
         }
     }
 
     /// Input has ended: emit what the contract asks and close.
     pub(crate) fn end_of_input<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
+        #[cfg(feature = "web")]
+        self.settle_sniff(cx);
         match self {
             Decoder::Undecided => CloseReason::EndOfInput,
             Decoder::Line(d) => {
@@ -120,23 +191,37 @@ impl Decoder {
                 CloseReason::EndOfInput
             }
             Decoder::Frame(d) => d.end_of_input(cx),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => d.end_of_input(cx),
+            #[cfg(feature = "web")]
+            Decoder::Sniff(_) => CloseReason::EndOfInput,
         }
     }
 
     /// A drain reached a boundary: end the session cleanly.
     pub(crate) fn finish_drain<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
+        #[cfg(feature = "web")]
+        self.settle_sniff(cx);
         match self {
             Decoder::Undecided => {}
             Decoder::Raw(_) | Decoder::Line(_) => cx.flush_transform(),
             Decoder::Frame(d) => d.finish_drain(cx),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => return d.finish_drain(cx),
+            #[cfg(feature = "web")]
+            Decoder::Sniff(_) => {}
         }
         CloseReason::Shutdown
     }
 
     /// The idle timeout fired.
     pub(crate) fn idle<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
+        #[cfg(feature = "web")]
+        self.settle_sniff(cx);
         match self {
             Decoder::Frame(d) => d.idle(cx),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => d.idle(cx),
             _ => {
                 // Nothing lost: bytes held back from an incomplete UTF-8
                 // sequence go out unchanged, as at end of input.
@@ -149,6 +234,8 @@ impl Decoder {
     /// The drain deadline passed: close as things are, but a raw or line
     /// stream still gets its held-back bytes.
     pub(crate) fn drain_timeout<B: Bytes>(&mut self, cx: &mut Cx<'_, '_, B>) -> CloseReason {
+        #[cfg(feature = "web")]
+        self.settle_sniff(cx);
         if matches!(self, Decoder::Raw(_) | Decoder::Line(_)) {
             cx.flush_transform();
         }
@@ -159,6 +246,8 @@ impl Decoder {
     pub(crate) fn input_needed(&self) -> usize {
         match self {
             Decoder::Frame(d) => d.input_needed(),
+            #[cfg(feature = "web")]
+            Decoder::Web(d) => d.input_needed(),
             _ => 1,
         }
     }

@@ -169,6 +169,14 @@ pub enum CloseReason {
     Shutdown,
     /// A shutdown ran out of `drain_timeout` with work in progress.
     DrainTimeout,
+    /// An HTTP response with this status was sent (the page: 200); the
+    /// connection closes after it.
+    #[cfg(feature = "web")]
+    HttpResponse(u16),
+    /// The server ended a WebSocket with a Close of this status (1002,
+    /// 1007, 1009).
+    #[cfg(feature = "web")]
+    WebSocketClose(u16),
 }
 
 impl core::fmt::Display for CloseReason {
@@ -183,6 +191,10 @@ impl core::fmt::Display for CloseReason {
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
             CloseReason::Shutdown => f.write_str("shutdown"),
             CloseReason::DrainTimeout => f.write_str("drain timeout"),
+            #[cfg(feature = "web")]
+            CloseReason::HttpResponse(status) => write!(f, "HTTP {status} sent"),
+            #[cfg(feature = "web")]
+            CloseReason::WebSocketClose(code) => write!(f, "WebSocket closed with {code}"),
         }
     }
 }

@@ -205,11 +205,13 @@ impl Server {
             stop_at_boundary: false,
             tally: &mut self.tally,
         };
+        let before = self.decoder.framing();
         let reason = if drain_over {
             self.decoder.drain_timeout(&mut cx)
         } else {
             self.decoder.idle(&mut cx)
         };
+        report_opened(before, &self.decoder, &mut self.events);
         self.close(reason);
     }
 
@@ -231,6 +233,8 @@ impl Server {
             Life::Open { end: Some(_) } => State::Draining,
             Life::Open { end: None } => match self.decoder {
                 Decoder::Undecided => State::Undecided,
+                #[cfg(feature = "web")]
+                Decoder::Sniff(_) => State::Undecided,
                 ref d if d.is_handshaking() => State::Handshake,
                 _ => State::Open,
             },
@@ -239,12 +243,7 @@ impl Server {
 
     /// The framing the first byte chose, once it has arrived.
     pub fn framing(&self) -> Option<Framing> {
-        match self.decoder {
-            Decoder::Undecided => None,
-            Decoder::Raw(_) => Some(Framing::Raw),
-            Decoder::Line(_) => Some(Framing::Line),
-            Decoder::Frame(_) => Some(Framing::Frame),
-        }
+        self.decoder.framing()
     }
 
     /// True once the session will produce nothing new.
@@ -306,10 +305,13 @@ impl Server {
                 if let Some(&first) = io.input().first() {
                     let (new, framing) = detect::decide(config.framing, first);
                     *decoder = new;
-                    events.push(Event::Opened(framing));
+                    if let Some(framing) = framing {
+                        events.push(Event::Opened(framing));
+                    }
                     deciding = true;
                 }
             }
+            let mut framing_before = decoder.framing();
             let mut cx = Cx {
                 io: &mut io,
                 transform,
@@ -323,12 +325,19 @@ impl Server {
                 let before = cx.io.consumed();
                 let verdict = decoder.input(&mut cx);
                 let taken = cx.io.consumed() - before;
+                if cfg!(feature = "web") {
+                    report_opened(framing_before, decoder, events);
+                    framing_before = decoder.framing();
+                }
                 life.consumed(taken);
                 if deciding && taken == 0 && verdict.is_none() {
                     // No room to answer the first byte yet: the session
                     // opens with the first byte it takes, not one it saw.
+                    // (Sniffing for `GET `, it had not opened yet.)
+                    if !cfg!(feature = "web") || decoder.framing().is_some() {
+                        events.retract_opened();
+                    }
                     *decoder = Decoder::Undecided;
-                    events.retract_opened();
                 }
                 if verdict.is_none() && taken == 0 && !cx.io.is_blocked() {
                     if life.input_ends_before(decoder.input_needed()) {
@@ -344,6 +353,7 @@ impl Server {
                     verdict
                 }
             };
+            report_opened(framing_before, decoder, events);
             if let Some(reason) = decided {
                 if life.close() {
                     events.push(Event::Closed(reason));
@@ -361,6 +371,17 @@ impl Server {
     }
 }
 
+/// A session that was still choosing (sniffing for `GET `) and now has a
+/// framing says so.
+fn report_opened(before: Option<Framing>, decoder: &Decoder, events: &mut Unreported) {
+    // Only `auto`'s sniffing for `GET ` decides after the first byte.
+    if cfg!(feature = "web") && before.is_none() {
+        if let (Some(framing), false) = (decoder.framing(), matches!(decoder, Decoder::Undecided)) {
+            events.push(Event::Opened(framing));
+        }
+    }
+}
+
 /// What a session wants after a call, from where it stands.
 fn next<B: Bytes>(life: &Life, decoder: &Decoder, io: &Io<'_, B>) -> Next {
     if life.is_closed() {
@@ -369,7 +390,7 @@ fn next<B: Bytes>(life: &Life, decoder: &Decoder, io: &Io<'_, B>) -> Next {
         } else {
             Next::Finished
         }
-    } else if io.is_blocked() {
+    } else if io.is_blocked() || io.wants_room() {
         Next::Output
     } else {
         let min = decoder.input_needed();

@@ -77,6 +77,8 @@ impl Ended {
                 Ended::End
             }
             CloseReason::Truncated if !error_sent => Ended::End,
+            // The page; any other status is an error answer.
+            CloseReason::HttpResponse(200) => Ended::End,
             CloseReason::IdleTimeout => Ended::IdleTimeout,
             CloseReason::Shutdown => Ended::Shutdown,
             CloseReason::DrainTimeout => Ended::DrainTimeout,
@@ -150,6 +152,7 @@ fn framing_index(f: Framing) -> Option<usize> {
         Framing::Raw => Some(0),
         Framing::Line => Some(1),
         Framing::Frame => Some(2),
+        Framing::Web => Some(3),
         _ => None,
     }
 }

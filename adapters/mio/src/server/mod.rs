@@ -906,6 +906,7 @@ fn framing_name(f: Framing) -> &'static str {
         Framing::Raw => "raw",
         Framing::Line => "line",
         Framing::Frame => "frame",
+        Framing::Web => "web",
         _ => "auto",
     }
 }

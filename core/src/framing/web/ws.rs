@@ -1,0 +1,186 @@
+//! WebSocket frames (RFC 6455 section 5), server side: client frames are
+//! read header by header, their payload unmasked and answered as it
+//! arrives, one answer frame per client frame.
+
+/// The longest client frame header: 2 bytes, 8 of length, 4 of mask.
+const MAX_HEADER: usize = 14;
+
+/// Opcodes.
+pub(crate) const CONTINUATION: u8 = 0x0;
+pub(crate) const TEXT: u8 = 0x1;
+pub(crate) const BINARY: u8 = 0x2;
+pub(crate) const CLOSE: u8 = 0x8;
+pub(crate) const PING: u8 = 0x9;
+pub(crate) const PONG: u8 = 0xA;
+
+/// Close status codes the server sends.
+pub(crate) const GOING_AWAY: u16 = 1001;
+pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+pub(crate) const INVALID_DATA: u16 = 1007;
+pub(crate) const TOO_BIG: u16 = 1009;
+
+/// A client frame's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    pub(crate) fin: bool,
+    /// The three reserved bits, as they came.
+    pub(crate) rsv: u8,
+    pub(crate) opcode: u8,
+    pub(crate) mask: Option<[u8; 4]>,
+    pub(crate) len: u64,
+}
+
+/// Assembles a client frame header that may arrive a byte at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeaderReader {
+    bytes: [u8; MAX_HEADER],
+    fill: u8,
+}
+
+impl HeaderReader {
+    pub(crate) const fn new() -> Self {
+        HeaderReader {
+            bytes: [0; MAX_HEADER],
+            fill: 0,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.fill == 0
+    }
+
+    /// The header's length once its first two bytes are in.
+    fn wanted(&self) -> usize {
+        if self.fill < 2 {
+            return 2;
+        }
+        let len = match self.bytes[1] & 0x7F {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let mask = if self.bytes[1] & 0x80 != 0 { 4 } else { 0 };
+        2 + len + mask
+    }
+
+    /// Takes what it needs of `input`: how many bytes, and the header once
+    /// it is whole.
+    pub(crate) fn read(&mut self, input: &[u8]) -> (usize, Option<FrameHeader>) {
+        let mut taken = 0;
+        loop {
+            let want = self.wanted();
+            let fill = self.fill as usize;
+            if fill == want {
+                let h = self.parse();
+                self.fill = 0;
+                return (taken, Some(h));
+            }
+            let n = (want - fill).min(input.len() - taken);
+            if n == 0 {
+                return (taken, None);
+            }
+            self.bytes[fill..fill + n].copy_from_slice(&input[taken..taken + n]);
+            self.fill += n as u8;
+            taken += n;
+        }
+    }
+
+    fn parse(&self) -> FrameHeader {
+        let b = &self.bytes;
+        let (len, at) = match b[1] & 0x7F {
+            126 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            127 => {
+                let mut l = [0u8; 8];
+                l.copy_from_slice(&b[2..10]);
+                (u64::from_be_bytes(l), 10)
+            }
+            n => (u64::from(n), 2),
+        };
+        let mask = (b[1] & 0x80 != 0).then(|| [b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        FrameHeader {
+            fin: b[0] & 0x80 != 0,
+            rsv: (b[0] >> 4) & 0x7,
+            opcode: b[0] & 0x0F,
+            mask,
+            len,
+        }
+    }
+}
+
+/// A server frame's header (never masked): its bytes and their count.
+pub(crate) fn server_header(fin: bool, opcode: u8, len: u64) -> ([u8; 10], usize) {
+    let mut h = [0u8; 10];
+    h[0] = if fin { 0x80 } else { 0 } | opcode;
+    let n = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= u64::from(u16::MAX) {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&len.to_be_bytes());
+        10
+    };
+    (h, n)
+}
+
+/// A Close frame with `code` and `reason` (at most 60 bytes, so the frame
+/// fits the control queue): its bytes and their count.
+pub(crate) fn close_frame(code: Option<u16>, reason: &[u8]) -> ([u8; 64], usize) {
+    let mut f = [0u8; 64];
+    f[0] = 0x80 | CLOSE;
+    let Some(code) = code else {
+        return (f, 2);
+    };
+    let reason = &reason[..reason.len().min(60)];
+    f[1] = 2 + reason.len() as u8;
+    f[2..4].copy_from_slice(&code.to_be_bytes());
+    f[4..4 + reason.len()].copy_from_slice(reason);
+    (f, 4 + reason.len())
+}
+
+/// XORs `bytes`, which start `phase` bytes into a payload, with `mask`.
+pub(crate) fn unmask(bytes: &mut [u8], mask: [u8; 4], phase: usize) {
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b ^= mask[(phase + i) & 3];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_every_length_at_any_split() {
+        for (bytes, len) in [
+            (&[0x81u8, 0x85, 1, 2, 3, 4][..], 5u64),
+            (&[0x82, 0xFE, 0x01, 0x00, 9, 9, 9, 9], 256),
+            (&[0x02, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4], 65536),
+        ] {
+            for cut in 0..=bytes.len() {
+                let mut r = HeaderReader::new();
+                let (a, h) = r.read(&bytes[..cut]);
+                let (b, h2) = if h.is_some() {
+                    (0, h)
+                } else {
+                    r.read(&bytes[cut..])
+                };
+                assert_eq!(a + b, bytes.len(), "cut {cut}");
+                let h = h2.unwrap();
+                assert_eq!(h.len, len);
+                assert!(h.mask.is_some());
+            }
+        }
+        let (n, h) = HeaderReader::new().read(&[0x89, 0x00]);
+        assert_eq!((n, h.unwrap().mask, h.unwrap().opcode), (2, None, PING));
+    }
+
+    #[test]
+    fn server_headers_use_the_shortest_length() {
+        assert_eq!(server_header(true, TEXT, 5).1, 2);
+        assert_eq!(&server_header(true, TEXT, 126).0[..4], &[0x81, 126, 0, 126]);
+        assert_eq!(server_header(false, CONTINUATION, 70_000).1, 10);
+    }
+}
