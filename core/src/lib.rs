@@ -132,6 +132,17 @@ pub mod time;
 pub mod transform;
 pub mod wire;
 
+/// The WebSocket wire as a client sees it: the opening handshake's key
+/// check, masked request frames, and a reader of the server's frames.
+#[cfg(feature = "web")]
+pub mod websocket {
+    pub use crate::framing::web::accept::{accept, ACCEPT_LEN};
+    pub use crate::framing::web::ws::{
+        client_header, unmask as apply_mask, FrameHeader, HeaderReader, BINARY, CLOSE,
+        CONTINUATION, PING, PONG, TEXT,
+    };
+}
+
 pub use config::{Config, ConfigError, Framing, TransformKind, ValidConfig};
 pub use framing::Tally;
 pub use io::CONTROL_CAPACITY;

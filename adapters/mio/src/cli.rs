@@ -258,6 +258,8 @@ pub enum ClientFraming {
     Line,
     /// One connection per message.
     Raw,
+    /// A WebSocket on /ws: one text message per message, then a Close.
+    Web,
 }
 
 /// An address: `IP:PORT`, or `HOST:PORT` resolved to its first address.

@@ -172,3 +172,34 @@ fn send_reports_malformed_replies() {
     }
     t.join().unwrap();
 }
+
+/// `send --framing web`: a WebSocket on /ws, one text message per MESSAGE
+/// or line, a Close at the end; a server's error Close is an error.
+#[test]
+fn send_web_from_arguments_and_standard_input() {
+    let server = Serve::start(&["--max-payload", "16"]);
+    let a = server.addr.to_string();
+    let (code, out, err) = run_shout(&["send", "--framing", "web", &a, "hello", "Wörld"], b"");
+    assert_eq!(
+        (code, out),
+        (0, "HELLO\nWöRLD\n".as_bytes().to_vec()),
+        "{err}"
+    );
+    let (code, out, err) = run_shout(&["send", "--framing", "web", &a], b"one\r\ntwo\n");
+    assert_eq!((code, out), (0, b"ONE\nTWO\n".to_vec()), "{err}");
+    let (code, out, err) = run_shout(
+        &["send", "--framing", "web", &a, "ok", "seventeen bytes!!"],
+        b"",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, b"OK\n");
+    assert!(err.contains("1009"), "{err}");
+    // Not a web server: the refusal is said.
+    let line = Serve::start(&["--framing", "line"]);
+    let (code, _, err) = run_shout(
+        &["send", "--framing", "web", &line.addr.to_string(), "x"],
+        b"",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("refused the WebSocket"), "{err}");
+}

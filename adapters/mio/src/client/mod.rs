@@ -12,6 +12,7 @@
 //! with ERROR 4, whatever the threads' timing.
 
 mod stream;
+mod web;
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -97,6 +98,7 @@ pub fn send(
         ClientFraming::Frame => frame(to, messages, out),
         ClientFraming::Line => line(to, messages, out),
         ClientFraming::Raw => raw(to, messages, out),
+        ClientFraming::Web => web::web(to, messages, out),
     }
 }
 

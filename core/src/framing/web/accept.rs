@@ -7,11 +7,11 @@ use base64::Engine;
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The length of a `Sec-WebSocket-Accept` value: base64 of a SHA-1.
-pub(crate) const ACCEPT_LEN: usize = 28;
+pub const ACCEPT_LEN: usize = 28;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`, or `None`
 /// when the key is not 16 bytes in base64.
-pub(crate) fn accept(key: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
+pub fn accept(key: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
     let key = trim(key);
     let mut raw = [0u8; 18];
     match STANDARD.decode_slice(key, &mut raw) {

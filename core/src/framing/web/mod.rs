@@ -11,7 +11,7 @@
 //! with unicode a frame's payload is offered whole first (its answer's
 //! length is known only then), then answered.
 
-mod accept;
+pub(crate) mod accept;
 mod head;
 mod utf8;
 pub(crate) mod ws;

@@ -5,13 +5,18 @@
 /// The longest client frame header: 2 bytes, 8 of length, 4 of mask.
 const MAX_HEADER: usize = 14;
 
-/// Opcodes.
-pub(crate) const CONTINUATION: u8 = 0x0;
-pub(crate) const TEXT: u8 = 0x1;
-pub(crate) const BINARY: u8 = 0x2;
-pub(crate) const CLOSE: u8 = 0x8;
-pub(crate) const PING: u8 = 0x9;
-pub(crate) const PONG: u8 = 0xA;
+/// Opcode: the next fragment of a message.
+pub const CONTINUATION: u8 = 0x0;
+/// Opcode: a text message (UTF-8).
+pub const TEXT: u8 = 0x1;
+/// Opcode: a binary message.
+pub const BINARY: u8 = 0x2;
+/// Opcode: Close, with an optional status code and reason.
+pub const CLOSE: u8 = 0x8;
+/// Opcode: Ping.
+pub const PING: u8 = 0x9;
+/// Opcode: Pong.
+pub const PONG: u8 = 0xA;
 
 /// Close status codes the server sends.
 pub(crate) const GOING_AWAY: u16 = 1001;
@@ -19,33 +24,39 @@ pub(crate) const PROTOCOL_ERROR: u16 = 1002;
 pub(crate) const INVALID_DATA: u16 = 1007;
 pub(crate) const TOO_BIG: u16 = 1009;
 
-/// A client frame's header.
+/// A frame's header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FrameHeader {
-    pub(crate) fin: bool,
+pub struct FrameHeader {
+    /// The frame ends its message.
+    pub fin: bool,
     /// The three reserved bits, as they came.
-    pub(crate) rsv: u8,
-    pub(crate) opcode: u8,
-    pub(crate) mask: Option<[u8; 4]>,
-    pub(crate) len: u64,
+    pub rsv: u8,
+    /// What the frame is ([`TEXT`], [`CLOSE`], ...).
+    pub opcode: u8,
+    /// The masking key (client frames have one, server frames none).
+    pub mask: Option<[u8; 4]>,
+    /// Payload length.
+    pub len: u64,
 }
 
-/// Assembles a client frame header that may arrive a byte at a time.
+/// Assembles a frame header that may arrive a byte at a time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct HeaderReader {
+pub struct HeaderReader {
     bytes: [u8; MAX_HEADER],
     fill: u8,
 }
 
 impl HeaderReader {
-    pub(crate) const fn new() -> Self {
+    /// A reader that has seen nothing.
+    pub const fn new() -> Self {
         HeaderReader {
             bytes: [0; MAX_HEADER],
             fill: 0,
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// No byte of a header is held.
+    pub fn is_empty(&self) -> bool {
         self.fill == 0
     }
 
@@ -65,7 +76,7 @@ impl HeaderReader {
 
     /// Takes what it needs of `input`: how many bytes, and the header once
     /// it is whole.
-    pub(crate) fn read(&mut self, input: &[u8]) -> (usize, Option<FrameHeader>) {
+    pub fn read(&mut self, input: &[u8]) -> (usize, Option<FrameHeader>) {
         let mut taken = 0;
         loop {
             let want = self.wanted();
@@ -141,8 +152,19 @@ pub(crate) fn close_frame(code: Option<u16>, reason: &[u8]) -> ([u8; 64], usize)
     (f, 4 + reason.len())
 }
 
-/// XORs `bytes`, which start `phase` bytes into a payload, with `mask`.
-pub(crate) fn unmask(bytes: &mut [u8], mask: [u8; 4], phase: usize) {
+/// A client frame's header: masked with `mask`; its bytes and their count.
+pub fn client_header(fin: bool, opcode: u8, len: u64, mask: [u8; 4]) -> ([u8; 14], usize) {
+    let (h, n) = server_header(fin, opcode, len);
+    let mut out = [0u8; 14];
+    out[..n].copy_from_slice(&h[..n]);
+    out[1] |= 0x80;
+    out[n..n + 4].copy_from_slice(&mask);
+    (out, n + 4)
+}
+
+/// XORs `bytes`, which start `phase` bytes into a payload, with `mask`
+/// (masking and unmasking are the same).
+pub fn unmask(bytes: &mut [u8], mask: [u8; 4], phase: usize) {
     for (i, b) in bytes.iter_mut().enumerate() {
         *b ^= mask[(phase + i) & 3];
     }
