@@ -256,6 +256,9 @@ impl core::ops::Deref for ValidConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Settings {
     pub(crate) framing: Framing,
+    /// The web framing may be chosen: on TCP, never on a serial link.
+    #[cfg(feature = "web")]
+    pub(crate) web: bool,
     pub(crate) transform: TransformKind,
     pub(crate) max_payload: u32,
     pub(crate) max_line: u32,
@@ -272,6 +275,8 @@ impl Settings {
         };
         Settings {
             framing: c.framing,
+            #[cfg(feature = "web")]
+            web: true,
             transform: c.transform,
             max_payload: c.max_payload,
             max_line: c.max_line,

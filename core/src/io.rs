@@ -420,7 +420,7 @@ impl<'a, B: Bytes> Io<'a, B> {
         if !self.control.is_empty() || n == 0 {
             return 0;
         }
-        let mut chunk = [0u8; 256];
+        let mut chunk = [0u8; 4096];
         let k = n.min(chunk.len());
         chunk[..k].copy_from_slice(&self.input()[..k]);
         crate::framing::web::ws::unmask(&mut chunk[..k], mask, phase);

@@ -53,9 +53,25 @@ impl CheckedServer {
     }
 
     /// A new session for an already validated configuration, at `now`.
+    ///
+    /// Made as on a link ([`Server::on_link`]), where `auto` never chooses
+    /// the web framing: the kit's model knows raw, line and frame, and
+    /// the web framing has tests of its own ([`CheckedServer::web`]).
     pub fn with_valid(config: ValidConfig, now: Instant) -> Self {
+        Self::made(Server::on_link(config, now), config, now)
+    }
+
+    /// A new TCP session for `config`, which may serve the web framing.
+    ///
+    /// Panics if `config` is invalid.
+    pub fn web(config: Config) -> Self {
+        let config = config.validate().expect("a valid test configuration");
+        Self::made(Server::new(config, Instant::ZERO), config, Instant::ZERO)
+    }
+
+    fn made(server: Server, config: ValidConfig, now: Instant) -> Self {
         CheckedServer {
-            server: Server::new(config, now),
+            server,
             config,
             now,
             output: Vec::new(),

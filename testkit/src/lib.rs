@@ -55,11 +55,12 @@ pub fn scaled_cases(n: u32) -> u32 {
     n.saturating_mul(scale.max(1))
 }
 
-/// A new [`Server`] for `config`, created at [`Instant::ZERO`].
+/// A new [`Server`] for `config`, created at [`Instant::ZERO`], as on a
+/// link (no web framing: see [`CheckedServer::with_valid`]).
 ///
 /// Panics if `config` is invalid.
 pub fn new_server(config: Config) -> Server {
-    Server::new(
+    Server::on_link(
         config.validate().expect("a valid test configuration"),
         Instant::ZERO,
     )

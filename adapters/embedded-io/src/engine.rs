@@ -72,7 +72,7 @@ impl<'a> Engine<'a> {
         Ok(Engine {
             config,
             mode,
-            server: Server::new(config, now),
+            server: Server::on_link(config, now),
             next: Next::Input { min: 1 },
             rx,
             rx_start: 0,
@@ -245,7 +245,7 @@ impl<'a> Engine<'a> {
     /// A fresh session after the last one finished, on a continuous link.
     fn start_session(&mut self, now: Instant) {
         self.collect_events();
-        self.server = Server::new(self.config, now);
+        self.server = Server::on_link(self.config, now);
         if self.input_ended {
             self.server.handle_end_of_input(self.held());
         }

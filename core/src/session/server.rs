@@ -114,6 +114,19 @@ impl Server {
         }
     }
 
+    /// A session on a serial link (a UART), where the web framing is never
+    /// served: `auto` knows only `0x00` (frame) and anything else (raw),
+    /// and an explicit web framing is served as raw.
+    pub fn on_link(config: ValidConfig, now: Instant) -> Server {
+        #[allow(unused_mut)]
+        let mut s = Server::new(config, now);
+        #[cfg(feature = "web")]
+        {
+            s.config.web = false;
+        }
+        s
+    }
+
     /// Answers a prefix of `input` into the start of `out`.
     pub fn handle_input(&mut self, now: Instant, input: &[u8], out: &mut [u8]) -> Progress {
         self.run(now, Split { input, window: out })
@@ -303,7 +316,7 @@ impl Server {
             let mut deciding = false;
             if let (Decoder::Undecided, false) = (&decoder, ends_here) {
                 if let Some(&first) = io.input().first() {
-                    let (new, framing) = detect::decide(config.framing, first);
+                    let (new, framing) = detect::decide(config, first);
                     *decoder = new;
                     if let Some(framing) = framing {
                         events.push(Event::Opened(framing));

@@ -163,10 +163,24 @@ pub fn client_header(fin: bool, opcode: u8, len: u64, mask: [u8; 4]) -> ([u8; 14
 }
 
 /// XORs `bytes`, which start `phase` bytes into a payload, with `mask`
-/// (masking and unmasking are the same).
+/// (masking and unmasking are the same). Eight bytes at a time: a
+/// multiple of four keeps the key's phase.
 pub fn unmask(bytes: &mut [u8], mask: [u8; 4], phase: usize) {
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b ^= mask[(phase + i) & 3];
+    let m = [
+        mask[phase & 3],
+        mask[(phase + 1) & 3],
+        mask[(phase + 2) & 3],
+        mask[(phase + 3) & 3],
+    ];
+    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
+    let mut words = bytes.chunks_exact_mut(8);
+    for w in &mut words {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(w);
+        w.copy_from_slice(&(u64::from_ne_bytes(v) ^ word).to_ne_bytes());
+    }
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= m[i & 3];
     }
 }
 
@@ -197,6 +211,24 @@ mod tests {
         }
         let (n, h) = HeaderReader::new().read(&[0x89, 0x00]);
         assert_eq!((n, h.unwrap().mask, h.unwrap().opcode), (2, None, PING));
+    }
+
+    #[test]
+    fn unmasking_in_pieces_equals_unmasking_whole() {
+        let mask = [1, 2, 3, 4];
+        let plain: [u8; 37] = core::array::from_fn(|i| i as u8);
+        let mut whole = plain;
+        unmask(&mut whole, mask, 0);
+        for (i, b) in whole.iter().enumerate() {
+            assert_eq!(*b, plain[i] ^ mask[i % 4]);
+        }
+        for cut in 0..plain.len() {
+            let mut parts = plain;
+            let (a, b) = parts.split_at_mut(cut);
+            unmask(a, mask, 0);
+            unmask(b, mask, cut);
+            assert_eq!(parts, whole, "cut {cut}");
+        }
     }
 
     #[test]
