@@ -95,17 +95,40 @@ pub(crate) trait Bytes {
         written: usize,
         n: usize,
     ) -> (usize, usize);
-    /// Answers `chunk`, a copy of the input at `read` (unmasked), into the
-    /// room at `written`, through `t` or unchanged; returns (taken of
-    /// `chunk`, written).
+    /// Unmasks a prefix of the `n` input bytes at `read` and answers it
+    /// into the room at `written`, through `t` or unchanged; `check` sees
+    /// the unmasked bytes taken. Returns (taken, written).
     #[cfg(feature = "web")]
-    fn answer_chunk(
+    #[allow(clippy::too_many_arguments)]
+    fn unmask_answer(
         &mut self,
         t: Option<&mut AnyTransform>,
-        chunk: &[u8],
         read: usize,
         written: usize,
+        n: usize,
+        mask: [u8; 4],
+        phase: usize,
+        check: &mut dyn FnMut(&[u8]),
     ) -> (usize, usize);
+}
+
+/// Unmasks a copy of up to 4 KiB of `input` and answers it into `room`.
+#[cfg(feature = "web")]
+fn unmask_copy(
+    t: Option<&mut AnyTransform>,
+    input: &[u8],
+    room: &mut [u8],
+    mask: [u8; 4],
+    phase: usize,
+    check: &mut dyn FnMut(&[u8]),
+) -> (usize, usize) {
+    let mut chunk = [0u8; 4096];
+    let k = input.len().min(chunk.len());
+    chunk[..k].copy_from_slice(&input[..k]);
+    crate::framing::web::ws::unmask(&mut chunk[..k], mask, phase);
+    let (taken, wrote) = answer_into(t, &chunk[..k], room);
+    check(&chunk[..taken]);
+    (taken, wrote)
 }
 
 /// Answers `chunk` into `room`: through `t`, or copied.
@@ -159,14 +182,18 @@ impl Bytes for Split<'_> {
     }
 
     #[cfg(feature = "web")]
-    fn answer_chunk(
+    fn unmask_answer(
         &mut self,
         t: Option<&mut AnyTransform>,
-        chunk: &[u8],
-        _read: usize,
+        read: usize,
         written: usize,
+        n: usize,
+        mask: [u8; 4],
+        phase: usize,
+        check: &mut dyn FnMut(&[u8]),
     ) -> (usize, usize) {
-        answer_into(t, chunk, &mut self.window[written..])
+        let input = &self.input[read..read + n];
+        unmask_copy(t, input, &mut self.window[written..], mask, phase, check)
     }
 }
 
@@ -217,23 +244,35 @@ impl Bytes for InPlace<'_> {
     }
 
     #[cfg(feature = "web")]
-    fn answer_chunk(
+    fn unmask_answer(
         &mut self,
         t: Option<&mut AnyTransform>,
-        chunk: &[u8],
         read: usize,
         written: usize,
+        n: usize,
+        mask: [u8; 4],
+        phase: usize,
+        check: &mut dyn FnMut(&[u8]),
     ) -> (usize, usize) {
-        // The chunk is a copy, so the input it came from is room too when
-        // every byte taken gives one byte out; else only what is behind
-        // the read position is.
-        let same_length = t.as_ref().is_none_or(|t| t.is_length_preserving());
-        let end = if same_length {
-            read + chunk.len()
-        } else {
-            read
-        };
-        answer_into(t, chunk, &mut self.0[written..end])
+        if t.as_ref().is_none_or(|t| t.is_length_preserving()) {
+            // Byte for byte: unmask where the bytes are, then answer them
+            // behind the read position, as a raw stream is.
+            let bytes = &mut self.0[read..read + n];
+            crate::framing::web::ws::unmask(bytes, mask, phase);
+            check(bytes);
+            if written < read {
+                self.0.copy_within(read..read + n, written);
+            }
+            if let Some(t) = t {
+                let mapped = t.apply_in_place(&mut self.0[written..written + n]);
+                debug_assert!(mapped, "a length-preserving transform maps in place");
+            }
+            return (n, n);
+        }
+        // Output may outgrow the input: only the room behind the read
+        // position can take it.
+        let (done, rest) = self.0.split_at_mut(read);
+        unmask_copy(t, &rest[..n], &mut done[written..], mask, phase, check)
     }
 }
 
@@ -420,14 +459,10 @@ impl<'a, B: Bytes> Io<'a, B> {
         if !self.control.is_empty() || n == 0 {
             return 0;
         }
-        let mut chunk = [0u8; 4096];
-        let k = n.min(chunk.len());
-        chunk[..k].copy_from_slice(&self.input()[..k]);
-        crate::framing::web::ws::unmask(&mut chunk[..k], mask, phase);
-        let (taken, wrote) = self
-            .bytes
-            .answer_chunk(t, &chunk[..k], self.read, self.written);
-        check(&chunk[..taken]);
+        let n = n.min(self.limit - self.read);
+        let (taken, wrote) =
+            self.bytes
+                .unmask_answer(t, self.read, self.written, n, mask, phase, check);
         self.read += taken;
         self.written += wrote;
         self.wants_room |= taken == 0;

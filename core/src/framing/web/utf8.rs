@@ -23,7 +23,28 @@ impl Utf8 {
 
     /// Checks `bytes`, the next of the message; false at the first byte
     /// that cannot be UTF-8.
-    pub(crate) fn feed(&mut self, bytes: &[u8]) -> bool {
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        // Finish a character begun earlier, then let the library's check
+        // (word at a time over ASCII) take the whole characters; only a
+        // character cut at the end comes back to the byte loop.
+        while self.need > 0 && !bytes.is_empty() {
+            if !self.step(bytes[0]) {
+                return false;
+            }
+            bytes = &bytes[1..];
+        }
+        match core::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_some() => false,
+            Err(e) => self.slow(&bytes[e.valid_up_to()..]),
+        }
+    }
+
+    fn step(&mut self, b: u8) -> bool {
+        self.slow(core::slice::from_ref(&b))
+    }
+
+    fn slow(&mut self, bytes: &[u8]) -> bool {
         for &b in bytes {
             if self.need == 0 {
                 if b < 0x80 {
