@@ -7,6 +7,9 @@
 //! * [`load`]: one `mio` thread driving every connection (so it can be
 //!   pinned to one core): raw bulk, line and frame request/response, UDP,
 //!   and connect-and-hold for memory; each TCP mode also over TLS.
+//! * [`ws`]: WebSocket request/response in that same loop (`ws:` and
+//!   `wss:`), every answer checked, and the WebSocket side of
+//!   connect-and-hold.
 //! * [`tls`]: the client side of TLS (rustls, ring), non-blocking inside
 //!   that loop.
 //! * [`handshake`]: TLS handshakes per second, each connection verified
@@ -19,6 +22,8 @@
 //! * [`echo_server`]: the ceiling, a minimal mio echo with no protocol.
 //! * `tokio_server` (feature `tokio-compare`): the protocol written with
 //!   tokio and tokio-util codecs.
+//! * `tokio_ws_server` (feature `tokio-compare`): the WebSocket side
+//!   written with tokio-tungstenite.
 //! * [`Report`]: the figures, as a table or one JSON object.
 
 pub mod echo_server;
@@ -30,7 +35,10 @@ pub mod sys;
 pub mod tls;
 #[cfg(feature = "tokio-compare")]
 pub mod tokio_server;
+#[cfg(feature = "tokio-compare")]
+pub mod tokio_ws_server;
 pub mod verify;
+pub mod ws;
 
 use std::io;
 use std::net::SocketAddr;
@@ -52,7 +60,7 @@ pub enum Mode {
     /// UDP request/response: -b-byte datagrams (`shout serve --udp`).
     Udp,
     /// Connect and hold -c idle connections (server memory with
-    /// --server-pid).
+    /// --server-pid); with --ws each a WebSocket after one message.
     Hold,
     /// Hostile soak: -c good frame clients alone for --soak-baseline,
     /// then for -s beside --hostile hostile connections (latency under
@@ -62,6 +70,10 @@ pub enum Mode {
     /// each a full handshake, `abc` answered `ABC`, close_notify both ways
     /// (handshakes/s).
     Handshake,
+    /// WebSocket request/response: `GET /ws`, the 101 checked, then
+    /// -b-byte masked text (or --ws-binary) messages, -d in flight per
+    /// connection, each answer checked (messages/s, latency).
+    Ws,
 }
 
 impl Mode {
@@ -75,6 +87,7 @@ impl Mode {
             Mode::Hold => "hold",
             Mode::Hostile => "hostile",
             Mode::Handshake => "handshake",
+            Mode::Ws => "ws",
         }
     }
 
@@ -82,7 +95,7 @@ impl Mode {
     pub fn default_connections(self) -> usize {
         match self {
             Mode::Raw | Mode::Udp | Mode::Handshake => 1,
-            Mode::Line | Mode::Frame | Mode::Hostile => 64,
+            Mode::Line | Mode::Frame | Mode::Hostile | Mode::Ws => 64,
             Mode::Hold => 10_000,
         }
     }
@@ -119,9 +132,14 @@ pub struct Spec {
     pub expect: Expect,
     /// Hold: send a frame HELLO on each connection and wait for the reply.
     pub hello: bool,
+    /// Hold: make each connection a WebSocket (its 101, then one -b-byte
+    /// message answered) before holding it.
+    pub ws: bool,
+    /// WebSocket messages are binary (text otherwise).
+    pub ws_binary: bool,
     /// The server's process: its CPU time and memory are reported.
     pub server_pid: Option<u32>,
-    /// Every TCP connection speaks TLS (raw, line, frame, hold;
+    /// Every TCP connection speaks TLS (raw, line, frame, hold, ws;
     /// handshake needs it).
     pub tls: Option<tls::Client>,
 }
@@ -131,7 +149,7 @@ impl Mode {
     /// soak), and whether it must.
     pub fn tls(self) -> (bool, bool) {
         match self {
-            Mode::Raw | Mode::Line | Mode::Frame | Mode::Hold => (true, false),
+            Mode::Raw | Mode::Line | Mode::Frame | Mode::Hold | Mode::Ws => (true, false),
             Mode::Handshake => (true, true),
             Mode::Udp | Mode::Hostile => (false, false),
         }
@@ -160,6 +178,7 @@ pub fn run(spec: &Spec) -> io::Result<Report> {
         Mode::Raw | Mode::Line | Mode::Frame => load::run_tcp(spec),
         Mode::Udp => load::run_udp(spec),
         Mode::Hold => load::run_hold(spec),
+        Mode::Ws => ws::run(spec),
         Mode::Handshake => handshake::run(spec),
         Mode::Hostile => Err(io::Error::other(
             "the hostile soak has options of its own and its own report: run it with hostile::run",

@@ -17,7 +17,7 @@ use shout_core::wire::{ClientHello, Header, Kind};
 
 use crate::tls::{self, Tls};
 use crate::verify::{self, Checker};
-use crate::{sys, Expect, Mode, Report, Spec};
+use crate::{sys, ws, Expect, Mode, Report, Spec};
 
 pub(crate) const CHUNK: usize = 64 * 1024;
 /// Connections being set up at once (keeps the listen queue from
@@ -212,8 +212,8 @@ pub(crate) fn script(spec: &Spec) -> io::Result<Script> {
                 tls: spec.tls.clone(),
             }
         }
-        Mode::Udp | Mode::Hold | Mode::Hostile | Mode::Handshake => {
-            unreachable!("not a TCP request/response mode")
+        Mode::Udp | Mode::Hold | Mode::Hostile | Mode::Handshake | Mode::Ws => {
+            unreachable!("not a TCP request/response mode of this loop")
         }
     })
 }
@@ -714,18 +714,24 @@ struct Held {
     hello_sent: bool,
     /// Checks the server's HELLO until it has arrived.
     hello: Option<Checker>,
+    /// `--ws`: the WebSocket, until its 101 and one message answered.
+    ws: Option<Box<ws::Session>>,
     held: bool,
 }
 
 /// Connect-and-hold: open `connections` connections (optionally with a
-/// frame HELLO each, whose reply is checked; with TLS, each once through
-/// its handshake), hold them, and report the server's RSS growth.
+/// frame HELLO each, whose reply is checked, or with `--ws` each a
+/// WebSocket after its 101 and one message answered; with TLS, each once
+/// through its handshake), hold them, and report the server's RSS
+/// growth.
 pub fn run_hold(spec: &Spec) -> io::Result<Report> {
     sys::raise_open_files_limit();
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let rss_before = spec.server_pid.map(sys::rss_bytes).transpose()?;
     let hello_check = spec.hello.then(|| Checker::frames(Rc::from(&[][..]), true));
+    let ws_script = spec.ws.then(|| ws::Script::new(spec));
+    let mut rng = ws::Rng::new();
     let mut conns: Vec<Option<Held>> = Vec::with_capacity(spec.connections);
     let mut connecting = 0usize;
     let mut held = 0usize;
@@ -752,6 +758,9 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
                 tls,
                 hello_sent: false,
                 hello: hello_check.clone(),
+                ws: ws_script
+                    .as_ref()
+                    .map(|w| Box::new(ws::Session::new(w, &mut rng))),
                 held: false,
             }));
             connecting += 1;
@@ -771,7 +780,7 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
                     Ok(None) => continue, // not connected yet
                 }
             } else {
-                hold_step(h, spec.hello, &mut buf)
+                hold_step(h, spec.hello, ws_script.as_ref(), &mut rng, &mut buf)
             };
             match outcome {
                 Ok(false) => {}
@@ -841,15 +850,29 @@ pub fn run_hold(spec: &Spec) -> io::Result<Report> {
 }
 
 /// A connected connection of a hold run got an event: drives its TLS
-/// handshake, then sends its HELLO (with `hello`) and reads the reply;
-/// true once it is ready to hold.
-fn hold_step(h: &mut Held, hello: bool, buf: &mut [u8]) -> Result<bool, String> {
+/// handshake, then sends its HELLO (with `hello`) and reads the reply, or
+/// (with a WebSocket) its upgrade and one message; true once it is ready
+/// to hold.
+fn hold_step(
+    h: &mut Held,
+    hello: bool,
+    ws: Option<&ws::Script>,
+    rng: &mut ws::Rng,
+    buf: &mut [u8],
+) -> Result<bool, String> {
     if let (Some(t), false) = (h.tls.as_mut(), h.shaken) {
         match t.handshake(&h.stream, buf) {
             Ok(false) => return Ok(false),
             Ok(true) => h.shaken = true,
             Err(e) => return Err(handshake_error(&e)),
         }
+    }
+    if let (Some(s), Some(script)) = (h.ws.as_mut(), ws) {
+        if !s.exchange_one(&h.stream, &mut h.tls, script, rng, buf)? {
+            return Ok(false);
+        }
+        h.ws = None; // nothing of it is needed while held
+        return Ok(true);
     }
     if hello && !h.hello_sent {
         h.hello_sent = true;

@@ -20,14 +20,23 @@ what the server must send (uppercase, or unchanged with --echo); a \
 connection that gets a wrong byte stops and counts as an error. The exit \
 status is 1 when any check failed, 2 for a bad command line.
 
-With --tls every connection of the raw, line, frame and hold modes speaks \
+--mode ws loads a WebSocket server (the web framing's `/ws`, or any \
+server that uppercases, e.g. --serve-tokio-ws): each connection does the \
+opening handshake (the 101 and its Sec-WebSocket-Accept checked), the \
+clock starts once every one has its 101, then -b-byte masked text \
+messages (--ws-binary: binary), -d in flight per connection, each \
+answer checked byte by byte however the server fragments it; at the end \
+a Close (1000) and the server's Close. --mode hold --ws holds WebSockets \
+instead of bare connections, each after one message answered.
+
+With --tls every connection of the raw, line, frame, hold and ws modes speaks \
 TLS (rustls, TLS 1.3 or 1.2, the server's certificate checked against \
 --ca for --server-name, no session resumption); the handshakes are part \
 of the setup, so the clock starts after the last one and the figures are \
 those of the data alone. --mode handshake measures the handshakes \
 themselves: whole TLS connections per second.
 
-With --serve-echo or --serve-tokio it is a server instead (printing \
+With --serve-echo, --serve-tokio or --serve-tokio-ws it is a server instead (printing \
 `listening on ADDR (tcp)` on stderr once bound), so that it can be pinned \
 with taskset like `shout serve`.
 
@@ -49,6 +58,20 @@ Examples:
 
   # the tokio version (built with --features tokio-compare)
   shout-bench --serve-tokio 127.0.0.1:8004 --server-framing line &
+
+  # WebSocket: 64 connections x 16 text messages of 64 bytes in flight for
+  # 5 s against the product server (web framing, /ws), and the server's CPU
+  shout serve --listen 127.0.0.1:8002 --threads 1 --framing web &
+  shout-bench --mode ws -c 64 -d 16 -b 64 -s 5 --server-pid $! 127.0.0.1:8002
+  #   1 MiB binary messages, one in flight per connection
+  shout-bench --mode ws --ws-binary -c 4 -d 1 -b 1048576 -s 5 127.0.0.1:8002
+  #   the same against tokio-tungstenite (built with --features tokio-compare)
+  shout-bench --serve-tokio-ws 127.0.0.1:8005 &
+  shout-bench --mode ws -c 64 -d 16 -b 64 -s 5 --server-pid $! 127.0.0.1:8005
+  #   server memory per idle WebSocket: 10,000 held, each after one message
+  shout-bench --mode hold --ws -c 10000 -s 2 --server-pid PID 127.0.0.1:8002
+  #   over TLS (wss:), the certificate below
+  shout-bench --mode ws --tls --ca cert.pem -c 64 -d 16 127.0.0.1:8002
 
   # server memory: hold 10,000 connections, each after a HELLO
   shout-bench --mode hold -c 10000 -s 2 --hello --server-pid PID 127.0.0.1:8002
@@ -95,7 +118,7 @@ bench/run.sh runs the whole comparison of BENCHMARKS.md.";
     after_help = "Examples: see --help.",
     after_long_help = EXAMPLES,
 )]
-#[command(group(ArgGroup::new("what").args(["addr", "serve_echo", "serve_tokio"]).required(true)))]
+#[command(group(ArgGroup::new("what").args(["addr", "serve_echo", "serve_tokio", "serve_tokio_ws"]).required(true)))]
 struct Cli {
     /// The server to load.
     #[arg(value_name = "ADDR", value_parser = parse_addr)]
@@ -104,15 +127,16 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Mode::Frame)]
     mode: Mode,
     /// Connections (UDP: sockets; handshake: in flight at once)
-    /// [default: 1 for raw, udp and handshake, 64 for line and frame,
+    /// [default: 1 for raw, udp and handshake, 64 for line, frame and ws,
     /// 10000 for hold].
     #[arg(short = 'c', long, value_name = "N", value_parser = parse_positive)]
     connections: Option<usize>,
-    /// Requests in flight per connection (line, frame, udp, hostile)
+    /// Requests in flight per connection (line, frame, udp, ws, hostile)
     /// [default: 1; 4 for hostile].
     #[arg(short = 'd', long, value_name = "N", value_parser = parse_positive)]
     depth: Option<usize>,
-    /// Payload bytes per request (line: the LF included).
+    /// Payload bytes per request (line: the LF included; ws: per message;
+    /// hold --ws: of its one message).
     #[arg(short = 'b', long, value_name = "BYTES", default_value = "64", value_parser = parse_positive)]
     payload: usize,
     /// Seconds to measure, fractional allowed (hold: to hold after
@@ -128,8 +152,15 @@ struct Cli {
     echo: bool,
     /// Hold: send a frame HELLO on each connection and wait for the
     /// server's HELLO.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ws")]
     hello: bool,
+    /// Hold: make each connection a WebSocket (`GET /ws`, the 101, one
+    /// -b-byte message answered) before holding it.
+    #[arg(long)]
+    ws: bool,
+    /// WebSocket (ws, hold --ws): binary messages instead of text.
+    #[arg(long)]
+    ws_binary: bool,
     /// The server's process id: reports its memory growth (hold), its
     /// memory over the soak (hostile) and the CPU time it used during the
     /// measurement.
@@ -138,8 +169,8 @@ struct Cli {
     /// Print the result as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// Speak TLS on every connection (raw, line, frame, hold; handshake
-    /// needs it); the server's certificate is checked.
+    /// Speak TLS on every connection (raw, line, frame, hold, ws;
+    /// handshake needs it); the server's certificate is checked.
     #[arg(long)]
     tls: bool,
     /// TLS: trust the certificates in FILE (PEM), e.g. a self-signed
@@ -203,6 +234,11 @@ struct Cli {
     /// --server-framing; needs --features tokio-compare).
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     serve_tokio: Option<SocketAddr>,
+    /// Run the tokio-tungstenite WebSocket server on ADDR instead (any
+    /// path; each message answered uppercased; needs --features
+    /// tokio-compare).
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    serve_tokio_ws: Option<SocketAddr>,
     /// Framing of the tokio server.
     #[arg(long, value_enum, default_value_t = ServerFraming::Auto)]
     server_framing: ServerFraming,
@@ -240,9 +276,16 @@ fn run(cli: &Cli) -> i32 {
     if let Some(addr) = cli.serve_tokio {
         return serve_tokio(addr, cli.server_framing);
     }
+    if let Some(addr) = cli.serve_tokio_ws {
+        return serve_tokio_ws(addr);
+    }
     let Some(addr) = cli.addr else {
-        unreachable!("the parser requires ADDR, --serve-echo or --serve-tokio");
+        unreachable!("the parser requires ADDR, --serve-echo, --serve-tokio or --serve-tokio-ws");
     };
+    if let Err(why) = ws_flags(cli) {
+        eprintln!("shout-bench: {why}");
+        return 2;
+    }
     let tls = match tls_client(cli) {
         Ok(t) => t,
         Err(why) => {
@@ -266,6 +309,8 @@ fn run(cli: &Cli) -> i32 {
             Expect::Upper
         },
         hello: cli.hello,
+        ws: cli.ws,
+        ws_binary: cli.ws_binary,
         server_pid: cli.server_pid,
         tls,
     };
@@ -297,13 +342,28 @@ fn tls_client(cli: &Cli) -> Result<Option<shout_bench::tls::Client>, String> {
         }
         ((false, _), true) => {
             return Err(format!(
-                "--tls is for the TCP modes raw, line, frame, hold and handshake, not {name}"
+                "--tls is for the TCP modes raw, line, frame, hold, ws and handshake, not {name}"
             ))
         }
         (_, false) => return Ok(None),
         _ => {}
     }
     shout_bench::tls::Client::new(cli.ca.as_deref(), &cli.server_name).map(Some)
+}
+
+/// `--ws` and `--ws-binary` go with the WebSocket runs only; the message
+/// for a usage error (exit status 2).
+fn ws_flags(cli: &Cli) -> Result<(), String> {
+    if cli.ws && cli.mode != Mode::Hold {
+        return Err(format!(
+            "--ws is for --mode hold (--mode ws is WebSocket already), not {}",
+            cli.mode.name()
+        ));
+    }
+    if cli.ws_binary && cli.mode != Mode::Ws && !cli.ws {
+        return Err("--ws-binary is for --mode ws and --mode hold --ws".into());
+    }
+    Ok(())
 }
 
 /// Prints a report as JSON or as a table; the exit status its errors give.
@@ -378,6 +438,26 @@ fn serve_tokio(_addr: SocketAddr, _framing: ServerFraming) -> i32 {
     2
 }
 
+#[cfg(feature = "tokio-compare")]
+fn serve_tokio_ws(addr: SocketAddr) -> i32 {
+    match shout_bench::tokio_ws_server::serve(addr) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shout-bench: tokio-tungstenite server on {addr}: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(not(feature = "tokio-compare"))]
+fn serve_tokio_ws(_addr: SocketAddr) -> i32 {
+    eprintln!(
+        "shout-bench: this build has no tokio-tungstenite server; \
+         build with --features tokio-compare"
+    );
+    2
+}
+
 /// An address: `IP:PORT`, or `HOST:PORT` resolved to its first address.
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse() {
@@ -445,6 +525,8 @@ mod tests {
                 "--serve-tokio",
                 "127.0.0.1:3",
             ],
+            &["--serve-tokio-ws", "127.0.0.1:2", "127.0.0.1:1"],
+            &["--mode", "hold", "--ws", "--hello", "127.0.0.1:1"],
             &["-c", "0", "127.0.0.1:1"],
             &["-s", "-1", "127.0.0.1:1"],
             &["--mode", "json", "127.0.0.1:1"],

@@ -19,6 +19,8 @@ pub struct Report {
     pub mode: Mode,
     /// Over TLS.
     pub tls: bool,
+    /// WebSocket runs (ws, hold --ws): `"text"` or `"binary"` messages.
+    pub ws_message: Option<&'static str>,
     /// Connections (UDP: sockets).
     pub connections: usize,
     /// Requests in flight per connection.
@@ -68,6 +70,8 @@ impl Report {
         Report {
             mode: spec.mode,
             tls: spec.tls.is_some(),
+            ws_message: (spec.mode == Mode::Ws || (spec.mode == Mode::Hold && spec.ws))
+                .then_some(if spec.ws_binary { "binary" } else { "text" }),
             connections: spec.connections,
             depth: spec.depth,
             payload: spec.payload,
@@ -114,6 +118,7 @@ impl Report {
         json!({
             "mode": self.mode.name(),
             "tls": self.tls,
+            "ws_message": self.ws_message,
             "connections": self.connections,
             "depth": self.depth,
             "payload": self.payload,
@@ -139,11 +144,15 @@ impl Report {
     /// A small table on stdout.
     pub fn print_table(&self) {
         let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
-        let label = if self.tls && self.mode != Mode::Handshake {
-            format!("{}+tls", self.mode.name())
-        } else {
-            self.mode.name().to_string()
-        };
+        let mut label = self.mode.name().to_string();
+        match (self.mode, self.ws_message) {
+            (Mode::Hold, Some(_)) => label.push_str("-ws"),
+            (_, Some("binary")) => label.push_str("-bin"),
+            _ => {}
+        }
+        if self.tls && self.mode != Mode::Handshake {
+            label.push_str("+tls");
+        }
         // The mode column: 6 wide, wider for a longer label.
         let w = label.len().max(6);
         match self.mode {
@@ -234,6 +243,9 @@ impl Report {
                     self.errors
                 );
             }
+        }
+        if self.mode == Mode::Ws {
+            println!("payload: {:.1} MB/s each way", self.mb_per_s());
         }
         if let Some(ns) = self.server_cpu_ns {
             let per = match self.mode {

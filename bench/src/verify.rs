@@ -265,7 +265,7 @@ pub fn datagram(got: &[u8], want: &[u8]) -> Result<(), String> {
 }
 
 /// Where `got` first differs from `want` (same length).
-fn mismatch(got: &[u8], want: &[u8]) -> Option<usize> {
+pub(crate) fn mismatch(got: &[u8], want: &[u8]) -> Option<usize> {
     if got == want {
         return None;
     }
@@ -273,7 +273,7 @@ fn mismatch(got: &[u8], want: &[u8]) -> Option<usize> {
 }
 
 /// A few bytes for a message.
-fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     format!(
         "{:?}",
         String::from_utf8_lossy(&bytes[..bytes.len().min(40)])

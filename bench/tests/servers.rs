@@ -1,6 +1,7 @@
 //! End to end: the binary serves the echo ceiling (and, with the
-//! `tokio-compare` feature, the tokio server) and loads it, with every
-//! response checked; a short run of each mode must report no errors.
+//! `tokio-compare` feature, the tokio server and the tokio-tungstenite
+//! WebSocket server) and loads it, with every response checked; a short
+//! run of each mode must report no errors.
 
 mod common;
 
@@ -91,4 +92,64 @@ fn frame_handshake_and_hold_against_the_tokio_server() {
         &["--mode", "hold", "--hello", "-c", "20", "-s", "0"],
     );
     assert_eq!(r["responses"], 20);
+}
+
+#[cfg(feature = "tokio-compare")]
+#[test]
+fn ws_and_hold_ws_against_the_tokio_tungstenite_server() {
+    let ws = serve(&["--serve-tokio-ws", "127.0.0.1:0"]);
+    let small = ["--mode", "ws", "-c", "4", "-d", "4", "-b", "64", "-s", "1"];
+    let big = [
+        "--mode", "ws", "-c", "2", "-d", "1", "-b", "1048576", "-s", "1",
+    ];
+    let binary = [
+        "--mode",
+        "ws",
+        "--ws-binary",
+        "-c",
+        "4",
+        "-d",
+        "4",
+        "-b",
+        "300",
+        "-s",
+        "1",
+    ];
+    for args in [&small[..], &big, &binary] {
+        let r = load(&ws, args);
+        assert!(r["responses"].as_u64().unwrap() > 0, "{args:?}: {r}");
+        let payload: u64 = args[args.iter().position(|a| *a == "-b").unwrap() + 1]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            r["bytes"].as_u64().unwrap(),
+            r["responses"].as_u64().unwrap() * payload,
+            "{r}"
+        );
+        let kind = if args.contains(&"--ws-binary") {
+            "binary"
+        } else {
+            "text"
+        };
+        assert_eq!(r["ws_message"], kind, "{r}");
+    }
+    let r = load(&ws, &["--mode", "hold", "--ws", "-c", "20", "-s", "0"]);
+    assert_eq!(r["responses"], 20, "{r}");
+    assert_eq!(r["ws_message"], "text", "{r}");
+}
+
+#[cfg(feature = "tokio-compare")]
+#[test]
+fn ws_against_a_server_that_does_not_speak_it_fails_clearly() {
+    // The tokio SHOUT/1 server on raw framing answers the upgrade request
+    // with it uppercased: no 101, nothing can be measured (exit status 1).
+    let tokio = serve(&["--serve-tokio", "127.0.0.1:0", "--server-framing", "raw"]);
+    let out = Command::new(BIN)
+        .args(["--mode", "ws", "-c", "2", "-s", "0.2"])
+        .arg(&tokio.addr)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not 101"), "{err}");
 }
