@@ -460,13 +460,46 @@ impl<'a, B: Bytes> Io<'a, B> {
             return 0;
         }
         let n = n.min(self.limit - self.read);
-        let (taken, wrote) =
-            self.bytes
-                .unmask_answer(t, self.read, self.written, n, mask, phase, check);
+        let mut t = t;
+        let (taken, wrote) = self.bytes.unmask_answer(
+            t.as_deref_mut(),
+            self.read,
+            self.written,
+            n,
+            mask,
+            phase,
+            check,
+        );
         self.read += taken;
         self.written += wrote;
-        self.wants_room |= taken == 0;
-        taken
+        if taken > 0 {
+            return taken;
+        }
+        match t {
+            // Less room than the next character's uppercase: it goes
+            // through the control queue (as `spill` does), so any window
+            // makes progress.
+            Some(t)
+                if B::SPILL_WITHOUT_ROOM
+                    || !self.bytes.room(self.read, self.written).is_empty() =>
+            {
+                let mut first = [0u8; 4];
+                let k = n.min(4);
+                first[..k].copy_from_slice(&self.input()[..k]);
+                crate::framing::web::ws::unmask(&mut first[..k], mask, phase);
+                let mut spill = [0u8; 16];
+                let (c, w) = t.apply(&first[..k], &mut spill);
+                check(&first[..c]);
+                self.read += c;
+                self.emit(&spill[..w]);
+                self.wants_room |= c == 0;
+                c
+            }
+            _ => {
+                self.wants_room = true;
+                0
+            }
+        }
     }
 
     /// Writes the transform's held-back bytes, unchanged, as control bytes.

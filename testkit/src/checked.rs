@@ -333,7 +333,12 @@ impl CheckedServer {
                 window.unwrap_or(0)
             );
         }
-        let moved = p.consumed > 0 || p.produced > 0 || pending != before.pending;
+        // Closing is a move too: a head cut short by the end of input
+        // closes the web session with nothing to answer.
+        let moved = p.consumed > 0
+            || p.produced > 0
+            || pending != before.pending
+            || (s.is_closed() && !before.closed);
         let in_place = window.is_none();
         let could_move = if in_place {
             // In place, pending output has no room before any input is
@@ -342,9 +347,12 @@ impl CheckedServer {
         } else {
             room
         };
+        // A session may instead say it needs more than was offered: a
+        // request head's length is known only once it is whole.
+        let needs_more = matches!(p.next, Next::Input { min } if min > offered);
         if could_move && !before.finished && offered >= before.needed {
             assert!(
-                moved,
+                moved || needs_more,
                 "{what}: no progress: {offered} bytes offered (the session asked for {}) \
                  {}, state {:?}, next was {:?}",
                 before.needed,
@@ -388,7 +396,16 @@ impl CheckedServer {
                     unconsumed < min,
                     "{what}: Next::Input {{ min: {min} }} with {unconsumed} bytes left unconsumed"
                 );
-                if min > 1 {
+                if min > 1 && s.framing() == Some(Framing::Web) {
+                    // A request head waits whole (at most 8192 bytes), a
+                    // frame's payload under unicode too (at most max_payload).
+                    let config = self.config.get();
+                    let most = (config.max_payload as usize).max(8192);
+                    assert!(
+                        min <= most,
+                        "{what}: Next::Input {{ min: {min} }} over {most} in a web session"
+                    );
+                } else if min > 1 {
                     let config = self.config.get();
                     assert!(
                         s.framing() == Some(Framing::Frame)

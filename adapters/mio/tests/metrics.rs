@@ -28,30 +28,6 @@ fn metrics_addr(server: &Serve) -> SocketAddr {
     }
 }
 
-/// One scrape: every sample, `name{labels}` to value.
-fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.parse().unwrap())
-        })
-        .collect()
-}
-
-fn value(m: &HashMap<String, f64>, key: &str) -> u64 {
-    *m.get(key).unwrap_or_else(|| panic!("no series {key}")) as u64
-}
-
 /// Scrapes until `key` has `want` (the server counts a close once it has
 /// happened, a moment after the client saw the end).
 fn settle(addr: SocketAddr, key: &str, want: u64) -> HashMap<String, f64> {

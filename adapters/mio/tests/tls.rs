@@ -868,29 +868,6 @@ print('OK')
 
 // ---- 11. metrics ---------------------------------------------------------
 
-/// One scrape of `GET /metrics`: every sample, `name{labels}` to value.
-fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
-    let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.parse().unwrap())
-        })
-        .collect()
-}
-
-fn value(m: &HashMap<String, f64>, key: &str) -> u64 {
-    *m.get(key).unwrap_or_else(|| panic!("no series {key}")) as u64
-}
-
 /// Scrapes until every `(key, want)` holds (bounded); the last scrape.
 fn settle(addr: SocketAddr, want: &[(&str, u64)]) -> HashMap<String, f64> {
     let deadline = Instant::now() + WAIT;

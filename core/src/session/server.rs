@@ -298,7 +298,9 @@ impl Server {
         let mut io = Io::new(bytes, control);
         let was_closed = life.is_closed();
         loop {
-            if !io.drain_control() {
+            // A full window (control bytes waiting, or a decoder that had
+            // more to write than the window took) ends the call.
+            if !io.drain_control() || io.wants_room() {
                 break;
             }
             if life.is_closed() {
@@ -336,14 +338,18 @@ impl Server {
                 Some(decoder.finish_drain(&mut cx))
             } else {
                 let before = cx.io.consumed();
+                let wrote_before = cx.io.written();
                 let verdict = decoder.input(&mut cx);
                 let taken = cx.io.consumed() - before;
+                // (A web session refusing its first byte answers without
+                // taking it.)
+                let answered = cx.io.written() > wrote_before || cx.io.wants_room();
                 if cfg!(feature = "web") {
                     report_opened(framing_before, decoder, events);
                     framing_before = decoder.framing();
                 }
                 life.consumed(taken);
-                if deciding && taken == 0 && verdict.is_none() {
+                if deciding && taken == 0 && verdict.is_none() && !answered {
                     // No room to answer the first byte yet: the session
                     // opens with the first byte it takes, not one it saw.
                     // (Sniffing for `GET `, it had not opened yet.)
@@ -352,7 +358,7 @@ impl Server {
                     }
                     *decoder = Decoder::Undecided;
                 }
-                if verdict.is_none() && taken == 0 && !cx.io.is_blocked() {
+                if verdict.is_none() && taken == 0 && !cx.io.is_blocked() && !cx.io.wants_room() {
                     if life.input_ends_before(decoder.input_needed()) {
                         Some(decoder.end_of_input(&mut cx))
                     } else if life.drain_mark_reached() && decoder.at_boundary() {

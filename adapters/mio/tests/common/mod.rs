@@ -304,3 +304,29 @@ pub(crate) fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8
     feeder.join().unwrap();
     (status, outr.join().unwrap(), errr.join().unwrap())
 }
+
+/// One scrape of `GET /metrics`: every sample, `name{labels}` to value,
+/// after checking the answer is a 200 in the text format 0.0.4.
+pub(crate) fn scrape(addr: SocketAddr) -> std::collections::HashMap<String, f64> {
+    let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+/// A series' value from a [`scrape`], which must have it.
+pub(crate) fn value(m: &std::collections::HashMap<String, f64>, key: &str) -> u64 {
+    *m.get(key).unwrap_or_else(|| panic!("no series {key}")) as u64
+}
