@@ -22,7 +22,13 @@ use shout_fuzz::{show, transform_from, CheckedServer, Driver, Plan, Reader};
 
 const HANDSHAKE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
-fn run(config: Config, input: &[u8], splits: &[usize], windows: &[usize], silent: bool) -> (Vec<u8>, Vec<Event>) {
+fn run(
+    config: Config,
+    input: &[u8],
+    splits: &[usize],
+    windows: &[usize],
+    silent: bool,
+) -> (Vec<u8>, Vec<Event>) {
     let mut d = Driver::with_checked(CheckedServer::web(config), &Plan::new(splits, windows));
     d.push(input);
     if silent {
@@ -56,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         input.extend_from_slice(rest);
     }
-    let framing = if mode & 4 != 0 { Framing::Web } else { Framing::Auto };
+    let framing = if mode & 4 != 0 {
+        Framing::Web
+    } else {
+        Framing::Auto
+    };
     let config = Config::default()
         .with_framing(framing)
         .with_transform(transform_from(mode & 2 != 0))
@@ -65,13 +75,25 @@ fuzz_target!(|data: &[u8]| {
     for silent in [false, true] {
         let whole = run(config, &input, &[], &[], silent);
         let split = run(config, &input, &splits, &windows, silent);
-        assert_eq!(show(&split.0), show(&whole.0), "split vs whole output (silent {silent})");
+        assert_eq!(
+            show(&split.0),
+            show(&whole.0),
+            "split vs whole output (silent {silent})"
+        );
         assert_eq!(split.1, whole.1, "split vs whole events (silent {silent})");
         if mode & 1 != 0 {
-            assert!(whole.0.starts_with(b"HTTP/1.1 101 "), "a valid handshake: {}", show(&whole.0));
+            assert!(
+                whole.0.starts_with(b"HTTP/1.1 101 "),
+                "a valid handshake: {}",
+                show(&whole.0)
+            );
         }
         if input.starts_with(b"GET ") && !whole.0.is_empty() {
-            assert!(whole.0.starts_with(b"HTTP/1.1 "), "an HTTP answer: {}", show(&whole.0));
+            assert!(
+                whole.0.starts_with(b"HTTP/1.1 "),
+                "an HTTP answer: {}",
+                show(&whole.0)
+            );
         }
     }
 });
