@@ -2,27 +2,15 @@
 """Summarizes bench/before-after.sh: per case, the median over rounds of
 each server's throughput and server CPU, and the ratios new/old and
 new/echo (the echo ceiling does no transform)."""
-import json
-import statistics
 import sys
-from collections import defaultdict
 
-runs = defaultdict(list)
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
-    row = json.loads(line)
-    r = row["result"]
-    if r is None or r.get("errors"):
-        print(f"FAILED: {row}", file=sys.stderr)
-        continue
-    runs[(row["case"], row["server"])].append(r)
+from runs import load, median
+
+runs = load(sys.stdin)
 
 
 def med(case, server, key):
-    vals = [r[key] for r in runs.get((case, server), []) if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
+    return median(runs, case, server, lambda row: row["result"].get(key))
 
 
 def ratio(a, b):

@@ -3,31 +3,25 @@
 server's throughput, what one second of server CPU serves (throughput per
 server core), and the ratios of shout's own TLS to nginx terminating TLS
 in front of it and to the same shout without TLS."""
-import json
-import statistics
 import sys
-from collections import defaultdict
 
-runs = defaultdict(list)
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
-    row = json.loads(line)
+from runs import load, median
+
+
+
+def unclean_end(row):
+    """nginx ends a TLS session without close_notify once its upstream
+    has closed; with every byte through, the run's figures stand."""
     r = row["result"]
-    # nginx ends a TLS session without close_notify once its upstream has
-    # closed; with every byte through, the run's figures stand.
-    unclean_end = (
-        r is not None
-        and row["server"] == "nginx-tls"
+    return (
+        row["server"] == "nginx-tls"
         and "without a TLS close_notify" in (r.get("first_error") or "")
         and r.get("mode") == "raw"
         and r.get("bytes") == 268435456
     )
-    if r is None or (r.get("errors") and not unclean_end):
-        print(f"FAILED: {row}", file=sys.stderr)
-        continue
-    runs[(row["case"], row["server"])].append((r, row["server_cpu_s"]))
+
+
+runs = load(sys.stdin, accept=unclean_end)
 
 UNITS = {  # case prefix -> (result key of the rate, the count it divides, unit)
     "frame": ("requests_per_second", "responses", "req"),
@@ -41,9 +35,7 @@ def unit(case):
 
 
 def med(case, server, f):
-    vals = [f(r, cpu) for r, cpu in runs.get((case, server), [])]
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else None
+    return median(runs, case, server, lambda row: f(row["result"], row["server_cpu_s"]))
 
 
 def rate(case, server):

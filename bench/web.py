@@ -2,27 +2,15 @@
 """Summarizes bench/web.sh: per case, the median over rounds of each
 server's messages/s and server CPU per message, and shout's ratio to
 tokio-tungstenite; for the hold case, RSS per idle WebSocket."""
-import json
-import statistics
 import sys
-from collections import defaultdict
 
-runs = defaultdict(list)
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
-    row = json.loads(line)
-    r = row["result"]
-    if r is None or r.get("errors"):
-        print(f"FAILED: {row}", file=sys.stderr)
-        continue
-    runs[(row["case"], row["server"])].append(r)
+from runs import load, median
+
+runs = load(sys.stdin)
 
 
 def med(case, server, key):
-    vals = [r[key] for r in runs.get((case, server), []) if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
+    return median(runs, case, server, lambda row: row["result"].get(key))
 
 
 print("| case | measure | shout | tokio-tungstenite | shout/tokio |")
@@ -37,5 +25,5 @@ for case in sorted({c for c, _ in runs}):
         ratio = f"{s / t:.3f}" if s and t else "-"
         cell = lambda v: f"{v:,.0f}" if v is not None else "-"
         print(f"| {case} | {label} | {cell(s)} | {cell(t)} | {ratio} |")
-        vals = lambda srv: [round(r[key]) for r in runs.get((case, srv), []) if r.get(key) is not None]
+        vals = lambda srv: [round(row["result"][key]) for row in runs.get((case, srv), []) if row["result"].get(key) is not None]
         print(f"<!-- {case} {key}: shout {vals('shout')} tokio {vals('tokio')} -->")

@@ -14,6 +14,9 @@
 //! again (every socket is registered for both readiness edges).
 //!
 //! Sessions are never resumed: every connection does a full handshake.
+//! (The roots are loaded as `shout send --tls` loads them; the load
+//! generator does not depend on the product it measures, so the few lines
+//! stand here again.)
 
 use std::io::{self, Read, Write};
 use std::path::Path;

@@ -255,19 +255,15 @@ impl Bytes for InPlace<'_> {
         check: &mut dyn FnMut(&[u8]),
     ) -> (usize, usize) {
         if t.as_ref().is_none_or(|t| t.is_length_preserving()) {
-            // Byte for byte: unmask where the bytes are, then answer them
-            // behind the read position, as a raw stream is.
+            // Byte for byte, so all `n` are taken: unmask where the bytes
+            // are, then answer them as a raw stream is.
             let bytes = &mut self.0[read..read + n];
             crate::framing::web::ws::unmask(bytes, mask, phase);
             check(bytes);
-            if written < read {
-                self.0.copy_within(read..read + n, written);
-            }
-            if let Some(t) = t {
-                let mapped = t.apply_in_place(&mut self.0[written..written + n]);
-                debug_assert!(mapped, "a length-preserving transform maps in place");
-            }
-            return (n, n);
+            return match t {
+                Some(t) => self.transform(t, read, written, n),
+                None => (self.copy(read, written, n), n),
+            };
         }
         // Output may outgrow the input: only the room behind the read
         // position can take it.
@@ -417,11 +413,17 @@ impl<'a, B: Bytes> Io<'a, B> {
     /// character (`ß` is 2 bytes, `ΐ` 6): it goes through the control
     /// queue, so any window size makes progress.
     fn spill(&mut self, t: &mut AnyTransform, n: usize) -> usize {
-        let mut spill = [0u8; 16];
-        let take = n.min(4);
         let mut first = [0u8; 4];
+        let take = n.min(4);
         first[..take].copy_from_slice(&self.input()[..take]);
-        let (consumed, wrote) = t.apply(&first[..take], &mut spill);
+        self.spill_bytes(t, &first[..take])
+    }
+
+    /// Answers `first`, the next input bytes as the transform must see
+    /// them, through the control queue; returns how many it took.
+    fn spill_bytes(&mut self, t: &mut AnyTransform, first: &[u8]) -> usize {
+        let mut spill = [0u8; 16];
+        let (consumed, wrote) = t.apply(first, &mut spill);
         self.read += consumed;
         self.emit(&spill[..wrote]);
         consumed
@@ -487,11 +489,8 @@ impl<'a, B: Bytes> Io<'a, B> {
                 let k = n.min(4);
                 first[..k].copy_from_slice(&self.input()[..k]);
                 crate::framing::web::ws::unmask(&mut first[..k], mask, phase);
-                let mut spill = [0u8; 16];
-                let (c, w) = t.apply(&first[..k], &mut spill);
+                let c = self.spill_bytes(t, &first[..k]);
                 check(&first[..c]);
-                self.read += c;
-                self.emit(&spill[..w]);
                 self.wants_room |= c == 0;
                 c
             }

@@ -10,7 +10,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,49 +33,6 @@ fn require(tool: &str, args: &[&str]) {
         Ok(s) => panic!("this test needs `{tool}`, and `{tool} {args:?}` failed: {s}"),
         Err(e) => panic!("this test needs `{tool}` on PATH, and it cannot be run: {e}"),
     }
-}
-
-/// Runs `cmd` with `stdin`, killed if it takes longer than `limit`;
-/// gives (status, stdout, stderr).
-fn run_limited(mut cmd: Command, stdin: &[u8], limit: Duration) -> (ExitStatus, Vec<u8>, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let outr = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let errr = thread::spawn(move || {
-        let mut v = String::new();
-        let _ = err.read_to_string(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = errr.join().unwrap();
-            panic!("{cmd:?} did not finish in {limit:?}; stderr: {err}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    feeder.join().unwrap();
-    (status, outr.join().unwrap(), errr.join().unwrap())
 }
 
 /// What every Python client script starts with: `PORT` and `CA` from the

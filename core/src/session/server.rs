@@ -343,7 +343,8 @@ impl Server {
                 let taken = cx.io.consumed() - before;
                 // (A web session refusing its first byte answers without
                 // taking it.)
-                let answered = cx.io.written() > wrote_before || cx.io.wants_room();
+                let answered =
+                    cfg!(feature = "web") && (cx.io.written() > wrote_before || cx.io.wants_room());
                 if cfg!(feature = "web") {
                     report_opened(framing_before, decoder, events);
                     framing_before = decoder.framing();

@@ -142,24 +142,19 @@ fn read_messages(stream: &mut Stream, out: &mut dyn Write) -> Result<()> {
         };
         let mut at = 0;
         while at < n {
-            let Some((h, left)) = frame else {
-                let (used, h) = header.read(&buf[at..n]);
-                at += used;
-                if let Some(h) = h {
+            let (h, left) = match frame {
+                Some(f) => f,
+                None => {
+                    let (used, h) = header.read(&buf[at..n]);
+                    at += used;
+                    let Some(h) = h else { continue };
                     if h.mask.is_some() || h.rsv != 0 {
                         return Err(failed(
                             "malformed reply from server: a masked or reserved frame",
                         ));
                     }
-                    frame = Some((h, h.len));
+                    (h, h.len)
                 }
-                if let Some((h, 0)) = frame {
-                    frame = None;
-                    if let Some(done) = end_frame(h, &close, out)? {
-                        return done;
-                    }
-                }
-                continue;
             };
             let take = (left as usize).min(n - at);
             let chunk = &buf[at..at + take];
@@ -172,36 +167,34 @@ fn read_messages(stream: &mut Stream, out: &mut dyn Write) -> Result<()> {
                 _ => {}
             }
             let left = left - take as u64;
-            frame = Some((h, left));
-            if left == 0 {
-                frame = None;
-                if let Some(done) = end_frame(h, &close, out)? {
-                    return done;
-                }
+            frame = (left > 0).then_some((h, left));
+            if left == 0 && end_frame(h, &close, out)? {
+                return Ok(());
             }
         }
         let _ = out.flush();
     }
 }
 
-/// A whole frame is in: a message's end prints its newline; the server's
-/// Close ends the exchange (an error status is an error).
-fn end_frame(h: FrameHeader, close: &[u8], out: &mut dyn Write) -> Result<Option<Result<()>>> {
+/// A whole frame is in: a message's end prints its newline. True for the
+/// server's Close, which ends the exchange (with a status other than 1000,
+/// as an error).
+fn end_frame(h: FrameHeader, close: &[u8], out: &mut dyn Write) -> Result<bool> {
     match h.opcode {
         websocket::CLOSE => {
             let code = (close.len() >= 2).then(|| u16::from_be_bytes([close[0], close[1]]));
             let reason = String::from_utf8_lossy(close.get(2..).unwrap_or(&[])).into_owned();
-            Ok(Some(match code {
-                None | Some(1000) => Ok(()),
+            match code {
+                None | Some(1000) => Ok(true),
                 Some(c) => Err(SendError::Failed(format!(
                     "the server closed the WebSocket with {c}: {reason}"
                 ))),
-            }))
+            }
         }
         websocket::TEXT | websocket::BINARY | websocket::CONTINUATION if h.fin => {
             write_out(out, b"\n")?;
-            Ok(None)
+            Ok(false)
         }
-        _ => Ok(None),
+        _ => Ok(false),
     }
 }

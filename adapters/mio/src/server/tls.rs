@@ -174,20 +174,15 @@ impl Tls {
     ) -> Result<bool, TlsError> {
         self.flush(sock)?;
         while self.handshake == Handshake::Running {
-            if self.stash_at < self.stash.len() {
-                self.take_stash(sock)?;
-                continue;
+            match self.pull(sock, cipher) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.handshake = Handshake::Failed;
+                    return Err(TlsError::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Err(TlsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             }
-            let n = match read_socket(sock, cipher) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e.into()),
-            };
-            if n == 0 {
-                self.handshake = Handshake::Failed;
-                return Err(TlsError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-            self.take(sock, &cipher[..n])?;
         }
         Ok(self.handshake == Handshake::Done)
     }
@@ -226,27 +221,36 @@ impl Tls {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 Err(e) => return Err(e.into()),
             }
-            if self.stash_at < self.stash.len() {
-                self.take_stash(sock)?;
-                continue;
-            }
-            let n = match read_socket(sock, cipher) {
-                Ok(n) => n,
-                Err(e) => {
-                    if e.kind() == io::ErrorKind::WouldBlock {
-                        // Idle until the next event: the stash's memory
-                        // goes back.
-                        self.stash = Vec::new();
-                    }
-                    return Err(e.into());
-                }
-            };
-            if n == 0 {
+            if !self.pull(sock, cipher)? {
+                // The socket ended: rustls then says whether that was
+                // after a close_notify.
                 self.conn.read_tls(&mut io::empty())?;
                 self.process(sock)?;
-                continue;
             }
-            self.take(sock, &cipher[..n])?;
+        }
+    }
+
+    /// Gives rustls more ciphertext: what waits in the stash, else one
+    /// read of the socket into `cipher`. `Ok(false)`: the socket ended;
+    /// `WouldBlock` when it has nothing now (the stash, empty then, gives
+    /// its memory back until the next event).
+    fn pull(&mut self, sock: &TcpStream, cipher: &mut [u8]) -> Result<bool, TlsError> {
+        if self.stash_at < self.stash.len() {
+            self.take_stash(sock)?;
+            return Ok(true);
+        }
+        match read_socket(sock, cipher) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.take(sock, &cipher[..n])?;
+                Ok(true)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.stash = Vec::new();
+                }
+                Err(e.into())
+            }
         }
     }
 

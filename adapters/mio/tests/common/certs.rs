@@ -1,39 +1,26 @@
 //! Certificates for TLS tests, made by rcgen in a fresh temporary
 //! directory that is removed afterwards (no private key is committed).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use super::Serve;
+use super::{Serve, TempDir};
 
 /// A fresh directory with a self-signed certificate (for `localhost` and
 /// `127.0.0.1`) and its key; removed on drop.
 pub(crate) struct Certs {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Certs {
     pub(crate) fn new() -> Certs {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "shout-tls-test-{}-{}-{nanos}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TempDir::new("tls-test");
         let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
             .unwrap();
-        std::fs::write(dir.join("cert.pem"), c.cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), c.signing_key.serialize_pem()).unwrap();
+        std::fs::write(dir.0.join("cert.pem"), c.cert.pem()).unwrap();
+        std::fs::write(dir.0.join("key.pem"), c.signing_key.serialize_pem()).unwrap();
         Certs { dir }
     }
 
     pub(crate) fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
+        self.dir.0.join(name).display().to_string()
     }
 
     pub(crate) fn cert(&self) -> String {
@@ -46,7 +33,7 @@ impl Certs {
 
     /// Writes another file into the directory; its path.
     pub(crate) fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.dir.join(name), text).unwrap();
+        std::fs::write(self.dir.0.join(name), text).unwrap();
         self.path(name)
     }
 
@@ -56,11 +43,5 @@ impl Certs {
         let mut args = vec!["--tls-cert", &cert, "--tls-key", &key];
         args.extend_from_slice(extra);
         Serve::start(&args)
-    }
-}
-
-impl Drop for Certs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

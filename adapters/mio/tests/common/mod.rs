@@ -265,7 +265,17 @@ pub(crate) fn run_shout(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
 
 /// Runs `cmd` with `stdin`, killed if it takes longer than [`WAIT`];
 /// gives (status, stdout, stderr).
-pub(crate) fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8>, String) {
+pub(crate) fn run_bounded(cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8>, String) {
+    run_limited(cmd, stdin, WAIT)
+}
+
+/// Runs `cmd` with `stdin`, killed if it takes longer than `limit`;
+/// gives (status, stdout, stderr).
+pub(crate) fn run_limited(
+    mut cmd: Command,
+    stdin: &[u8],
+    limit: Duration,
+) -> (ExitStatus, Vec<u8>, String) {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -289,7 +299,7 @@ pub(crate) fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8
         let _ = err.read_to_string(&mut v);
         v
     });
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -297,7 +307,8 @@ pub(crate) fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (ExitStatus, Vec<u8
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{cmd:?} did not finish in {WAIT:?}");
+            let err = errr.join().unwrap();
+            panic!("{cmd:?} did not finish in {limit:?}; stderr: {err}");
         }
         thread::sleep(Duration::from_millis(5));
     };
@@ -329,4 +340,29 @@ pub(crate) fn scrape(addr: SocketAddr) -> std::collections::HashMap<String, f64>
 /// A series' value from a [`scrape`], which must have it.
 pub(crate) fn value(m: &std::collections::HashMap<String, f64>, key: &str) -> u64 {
     *m.get(key).unwrap_or_else(|| panic!("no series {key}")) as u64
+}
+
+/// A fresh directory under the system's temporary directory (the process
+/// id, a count and the time keep it unique), removed on drop.
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(what: &str) -> TempDir {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("shout-{what}-{}-{seq}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
