@@ -8,6 +8,7 @@
 //! reports, since absolute figures move with the machine's load.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use shout_core::websocket::{apply_mask, client_header, TEXT};
 use shout_core::{Config, Framing, Instant, RequestEncoder, Server, TransformKind};
 use std::hint::black_box;
 
@@ -44,6 +45,26 @@ fn frame_stream(payload: usize) -> Vec<u8> {
     while s.len() + 5 + payload <= STREAM {
         s.extend_from_slice(&requests.data(payload).unwrap());
         s.extend_from_slice(&body);
+    }
+    s
+}
+
+/// A WebSocket upgrade, then masked text messages of `payload` bytes.
+fn web_stream(payload: usize) -> Vec<u8> {
+    let mut s = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    let body = text(payload);
+    let mut key = 0x9e37_79b9u32;
+    while s.len() + 14 + payload <= STREAM + 4096 {
+        key = key.wrapping_mul(0x0100_0193).wrapping_add(7);
+        let mask = key.to_be_bytes();
+        let (h, n) = client_header(true, TEXT, payload as u64, mask);
+        s.extend_from_slice(&h[..n]);
+        let at = s.len();
+        s.extend_from_slice(&body);
+        apply_mask(&mut s[at..], mask, 0);
     }
     s
 }
@@ -105,12 +126,14 @@ fn copy(input: &[u8], rx: &mut [u8]) -> usize {
 type Case = (&'static str, Framing, fn(usize) -> Vec<u8>, usize);
 
 fn bench(c: &mut Criterion) {
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         ("raw", Framing::Raw, raw_stream, CHUNK),
         ("line", Framing::Line, line_stream, 64),
         ("line", Framing::Line, line_stream, 64 << 10),
         ("frame", Framing::Frame, frame_stream, 64),
         ("frame", Framing::Frame, frame_stream, 64 << 10),
+        ("web", Framing::Web, web_stream, 64),
+        ("web", Framing::Web, web_stream, 1 << 20),
     ];
     let mut out = vec![0u8; CHUNK + 4096];
     let mut rx = vec![0u8; CHUNK];
@@ -120,7 +143,11 @@ fn bench(c: &mut Criterion) {
         // Check once that the session really answers everything, the same
         // either way.
         let answered = serve(config, &input, &mut rx, &mut out);
-        assert!(answered >= input.len() - 16);
+        // (A WebSocket answer's header is 4 bytes shorter: no mask.)
+        assert!(
+            answered >= input.len() - input.len() / 16,
+            "{name}/{payload}"
+        );
         assert_eq!(serve_in_place(config, &input, &mut rx, &mut out), answered);
         let mut group = c.benchmark_group(format!("{name}/{payload}B"));
         group.throughput(Throughput::Bytes(input.len() as u64));

@@ -97,7 +97,9 @@ pub(crate) trait Bytes {
     ) -> (usize, usize);
     /// Unmasks a prefix of the `n` input bytes at `read` and answers it
     /// into the room at `written`, through `t` or unchanged; `check` sees
-    /// the unmasked bytes taken. Returns (taken, written).
+    /// the bytes taken (unmasked, perhaps already uppercased: ASCII
+    /// uppercase keeps UTF-8 as valid or invalid as it was) and whether
+    /// they are known to be all ASCII. Returns (taken, written).
     #[cfg(feature = "web")]
     #[allow(clippy::too_many_arguments)]
     fn unmask_answer(
@@ -108,7 +110,7 @@ pub(crate) trait Bytes {
         n: usize,
         mask: [u8; 4],
         phase: usize,
-        check: &mut dyn FnMut(&[u8]),
+        check: &mut dyn FnMut(&[u8], bool),
     ) -> (usize, usize);
 }
 
@@ -120,14 +122,14 @@ fn unmask_copy(
     room: &mut [u8],
     mask: [u8; 4],
     phase: usize,
-    check: &mut dyn FnMut(&[u8]),
+    check: &mut dyn FnMut(&[u8], bool),
 ) -> (usize, usize) {
     let mut chunk = [0u8; 4096];
     let k = input.len().min(chunk.len());
     chunk[..k].copy_from_slice(&input[..k]);
     crate::framing::web::ws::unmask(&mut chunk[..k], mask, phase);
     let (taken, wrote) = answer_into(t, &chunk[..k], room);
-    check(&chunk[..taken]);
+    check(&chunk[..taken], false);
     (taken, wrote)
 }
 
@@ -190,7 +192,7 @@ impl Bytes for Split<'_> {
         n: usize,
         mask: [u8; 4],
         phase: usize,
-        check: &mut dyn FnMut(&[u8]),
+        check: &mut dyn FnMut(&[u8], bool),
     ) -> (usize, usize) {
         let input = &self.input[read..read + n];
         unmask_copy(t, input, &mut self.window[written..], mask, phase, check)
@@ -252,18 +254,24 @@ impl Bytes for InPlace<'_> {
         n: usize,
         mask: [u8; 4],
         phase: usize,
-        check: &mut dyn FnMut(&[u8]),
+        check: &mut dyn FnMut(&[u8], bool),
     ) -> (usize, usize) {
-        if t.as_ref().is_none_or(|t| t.is_length_preserving()) {
-            // Byte for byte, so all `n` are taken: unmask where the bytes
-            // are, then answer them as a raw stream is.
-            let bytes = &mut self.0[read..read + n];
-            crate::framing::web::ws::unmask(bytes, mask, phase);
-            check(bytes);
-            return match t {
-                Some(t) => self.transform(t, read, written, n),
-                None => (self.copy(read, written, n), n),
-            };
+        use crate::framing::web::ws::unmask_within;
+        // Byte for byte, so all `n` are taken: unmasked, moved and
+        // answered in one pass.
+        let ascii = match t {
+            None => Some(unmask_within::<false>(
+                self.0, read, written, n, mask, phase,
+            )),
+            Some(AnyTransform::Ascii(_)) => {
+                Some(unmask_within::<true>(self.0, read, written, n, mask, phase))
+            }
+            #[cfg(feature = "unicode")]
+            Some(_) => None,
+        };
+        if let Some(ascii) = ascii {
+            check(&self.0[written..written + n], ascii);
+            return (n, n);
         }
         // Output may outgrow the input: only the room behind the read
         // position can take it.
@@ -456,7 +464,7 @@ impl<'a, B: Bytes> Io<'a, B> {
         n: usize,
         mask: [u8; 4],
         phase: usize,
-        check: &mut dyn FnMut(&[u8]),
+        check: &mut dyn FnMut(&[u8], bool),
     ) -> usize {
         if !self.control.is_empty() || n == 0 {
             return 0;
@@ -490,7 +498,7 @@ impl<'a, B: Bytes> Io<'a, B> {
                 first[..k].copy_from_slice(&self.input()[..k]);
                 crate::framing::web::ws::unmask(&mut first[..k], mask, phase);
                 let c = self.spill_bytes(t, &first[..k]);
-                check(&first[..c]);
+                check(&first[..c], false);
                 self.wants_room |= c == 0;
                 c
             }

@@ -365,13 +365,21 @@ impl Socket {
                         self.message.is_some_and(|m| m.text),
                     );
                     let mut valid = true;
-                    let n = cx
-                        .io
-                        .unmask(Some(transform), take, mask, phase as usize, &mut |b| {
+                    let n = cx.io.unmask(
+                        Some(transform),
+                        take,
+                        mask,
+                        phase as usize,
+                        &mut |b, ascii| {
                             if text {
-                                valid &= utf8.feed(b);
+                                valid &= if ascii {
+                                    utf8.feed_ascii()
+                                } else {
+                                    utf8.feed(b)
+                                };
                             }
-                        });
+                        },
+                    );
                     if n == 0 {
                         return None;
                     }
@@ -413,7 +421,9 @@ impl Socket {
                         continue;
                     }
                     let take = (remaining as usize).min(available);
-                    let n = cx.io.unmask(None, take, mask, phase as usize, &mut |_| {});
+                    let n = cx
+                        .io
+                        .unmask(None, take, mask, phase as usize, &mut |_, _| {});
                     if n == 0 {
                         return None;
                     }

@@ -40,6 +40,12 @@ impl Utf8 {
         }
     }
 
+    /// Checks bytes known to be ASCII (at least one): valid unless a
+    /// character begun earlier wanted a continuation byte instead.
+    pub(crate) fn feed_ascii(&mut self) -> bool {
+        self.need == 0
+    }
+
     fn step(&mut self, b: u8) -> bool {
         self.slow(core::slice::from_ref(&b))
     }

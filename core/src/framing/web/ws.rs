@@ -184,9 +184,82 @@ pub fn unmask(bytes: &mut [u8], mask: [u8; 4], phase: usize) {
     }
 }
 
+/// Unmasks the `n` bytes at `from` (`phase` bytes into a payload) and
+/// writes them at `to`, no later than `from`, uppercasing ASCII letters
+/// when `UPPER`: one pass over the payload where unmasking, moving it up
+/// to the shorter answer header and uppercasing took three. True when
+/// every byte was ASCII, which a UTF-8 check may then skip.
+///
+/// Blocks go in ascending order and each is read whole before it is
+/// written, so a block never overwrites input not yet read (`to <= from`).
+pub(crate) fn unmask_within<const UPPER: bool>(
+    buf: &mut [u8],
+    from: usize,
+    to: usize,
+    n: usize,
+    mask: [u8; 4],
+    phase: usize,
+) -> bool {
+    const BLOCK: usize = 32;
+    debug_assert!(to <= from && from + n <= buf.len());
+    let key: [u8; BLOCK] = core::array::from_fn(|j| mask[(phase + j) & 3]);
+    let map = |b: u8| {
+        if UPPER {
+            b ^ (u8::from(b.wrapping_sub(b'a') < 26) << 5)
+        } else {
+            b
+        }
+    };
+    let mut high = [0u8; BLOCK];
+    let mut i = 0;
+    while i + BLOCK <= n {
+        let mut v = [0u8; BLOCK];
+        v.copy_from_slice(&buf[from + i..from + i + BLOCK]);
+        for j in 0..BLOCK {
+            let b = v[j] ^ key[j];
+            high[j] |= b;
+            v[j] = map(b);
+        }
+        buf[to + i..to + i + BLOCK].copy_from_slice(&v);
+        i += BLOCK;
+    }
+    let mut tail = 0u8;
+    for (j, k) in (i..n).enumerate() {
+        let b = buf[from + k] ^ key[j];
+        tail |= b;
+        buf[to + k] = map(b);
+    }
+    (high.iter().fold(tail, |a, &b| a | b)) < 0x80
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmask_within_is_unmask_then_move_then_uppercase() {
+        let mask = [0x37, 0xFA, 0x21, 0x3D];
+        let plain: [u8; 200] = core::array::from_fn(|i| b"ab\xC3\xA9zZ{`"[i % 8]);
+        for n in [0, 1, 31, 32, 33, 64, 100, 150] {
+            for gap in [0, 1, 4, 8, 33] {
+                for phase in 0..4 {
+                    let from = 40;
+                    let to = from - gap;
+                    let mut buf = [0u8; 200];
+                    buf[from..from + n].copy_from_slice(&plain[..n]);
+                    unmask(&mut buf[from..from + n], mask, phase);
+                    let mut lower = buf;
+                    let ascii = unmask_within::<true>(&mut buf, from, to, n, mask, phase);
+                    let mut want = plain[..n].to_vec();
+                    want.make_ascii_uppercase();
+                    assert_eq!(&buf[to..to + n], &want[..], "n {n} gap {gap} phase {phase}");
+                    assert_eq!(ascii, plain[..n].is_ascii(), "n {n}");
+                    assert!(unmask_within::<false>(&mut lower, from, to, n, mask, phase) == ascii);
+                    assert_eq!(&lower[to..to + n], &plain[..n]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn headers_of_every_length_at_any_split() {
