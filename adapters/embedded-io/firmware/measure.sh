@@ -8,6 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 elf="$target/thumbv7m-none-eabi/release/shout-firmware"
 bin="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+# Without the llvm-tools component, the system's LLVM tools will do.
+[ -x "$bin/llvm-size" ] || bin="$(dirname "$(command -v llvm-size)")"
 
 (cd "$here" && cargo build --release --quiet)
 echo "== llvm-size (Berkeley: text includes the vector table and rodata)"

@@ -143,7 +143,7 @@ impl<'a> Engine<'a> {
             self.rx_start = 0;
             self.rx_end = 0;
         } else if self.rx_end == self.rx.len() && self.rx_start > 0 {
-            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            move_to_front(self.rx, self.rx_start, self.rx_end);
             self.rx_end -= self.rx_start;
             self.rx_start = 0;
         }
@@ -297,6 +297,42 @@ impl<'a> Engine<'a> {
                 // `Next::Input`: the driver reads; `Next::Output`: the
                 // driver sends, which makes room.
                 _ => return moved,
+            }
+        }
+    }
+}
+
+/// Moves `buf[from..end]` to the front of `buf` in copies that never
+/// overlap (each at most `from` bytes), so they are `memcpy`s. A
+/// `copy_within` would be the one `memmove` in the firmware, and
+/// compiler_builtins' `memmove` is 1.5 KiB of flash.
+fn move_to_front(buf: &mut [u8], from: usize, end: usize) {
+    let (mut to, mut at) = (0, from);
+    while at < end && to < at {
+        let n = (end - at).min(at - to);
+        let (front, rest) = buf.split_at_mut(at);
+        front[to..to + n].copy_from_slice(&rest[..n]);
+        to += n;
+        at += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::move_to_front;
+
+    #[test]
+    fn move_to_front_is_copy_within() {
+        for len in 0..=12 {
+            for from in 0..=len {
+                for end in from..=len {
+                    let orig: [u8; 12] = core::array::from_fn(|i| i as u8);
+                    let mut want = orig;
+                    want[..len].copy_within(from..end, 0);
+                    let mut got = orig;
+                    move_to_front(&mut got[..len], from, end);
+                    assert_eq!(got, want, "len {len} from {from} end {end}");
+                }
             }
         }
     }
