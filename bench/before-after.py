@@ -2,6 +2,7 @@
 """Summarizes bench/before-after.sh: per case, the median over rounds of
 each server's throughput and server CPU, and the ratios new/old and
 new/echo (the echo ceiling does no transform)."""
+import statistics
 import sys
 
 from runs import load, median
@@ -35,3 +36,27 @@ for case in cases:
         fmt = (lambda v: f"{v:.3f}") if key == "server_cpu_ns_per_byte" else (lambda v: f"{v:,.0f}")
         cells = [fmt(v) if v is not None else "-" for v in (n, o, e)]
         print(f"| {case} | {label} | {' | '.join(cells)} | {ratio(n, o)} | {ratio(n, e)} |")
+
+# The same ratios paired round by round (the servers of one round ran
+# minutes apart at most, so machine drift cancels better than between
+# medians): the median of the per-round ratios and their range.
+def paired(case, a, b, key):
+    xs = [row["result"].get(key) for row in runs.get((case, a), [])]
+    ys = [row["result"].get(key) for row in runs.get((case, b), [])]
+    rs = sorted(x / y for x, y in zip(xs, ys) if x and y)
+    if not rs:
+        return "-"
+    return f"{statistics.median(rs):.3f} ({rs[0]:.2f}-{rs[-1]:.2f}, n={len(rs)})"
+
+
+print()
+print("| case | metric | new/old per round | new/echo per round |")
+print("|---|---|---|---|")
+for case in cases:
+    if case.startswith("hold"):
+        continue
+    raw = case.startswith("raw")
+    keys = (("mb_per_second", "MB/s"), ("server_cpu_ns_per_byte", "CPU ns/B")) if raw else (
+        ("requests_per_second", "req/s"), ("server_cpu_ns_per_response", "CPU ns/resp"))
+    for key, label in keys:
+        print(f"| {case} | {label} | {paired(case, 'new', 'old', key)} | {paired(case, 'new', 'echo', key)} |")
