@@ -3,7 +3,9 @@
 # tokio-tungstenite echo-uppercase server (`shout-bench --serve-tokio-ws`,
 # built with --features tokio-compare). Each server on core 0, the load on
 # core 1, the cases interleaved round by round. One JSON object per
-# measurement; bench/web.py summarizes them.
+# measurement; bench/web.py summarizes them. For 1 MiB messages the echo
+# ceiling (`shout-bench --serve-echo`) runs the same sizes too, to show
+# what moving the bytes alone costs on this machine.
 #
 #   cargo build --release -p shout-mio -p shout-bench --features shout-bench/tokio-compare
 #   ROUNDS=3 bench/web.sh > web.jsonl && python3 bench/web.py < web.jsonl
@@ -34,8 +36,17 @@ both() { # CASE ARGS... : the same load against each server, fresh
   load tokio "$case" "$@" "$a"
   stop tokio
 }
+ceiling() { # CASE ARGS... : the echo ceiling (no protocol, no work) on
+  # the same request/response sizes, as SHOUT/1 frames (it echoes bytes)
+  local case=$1; shift
+  local a
+  a=$(start echo "$BENCH" --serve-echo 127.0.0.1:0)
+  load echo "$case" "$@" --echo "$a"
+  stop echo
+}
 for _ in $(seq "$ROUNDS"); do
   both ws-64-d16 --mode ws -c 64 -d 16 -b 64 -s "$SECS"
   both ws-1mib --mode ws -c 4 -d 1 -b 1048576 -s "$SECS"
+  ceiling ws-1mib --mode frame -c 4 -d 1 -b 1048576 -s "$SECS"
 done
 both hold-ws-10000 --mode hold --ws -c 10000 -s 2

@@ -30,6 +30,7 @@ fn start_mio(config: Config) -> Running {
         proxy_protocol: false,
         tls: None,
         metrics: None,
+        socket_buffer: std::num::NonZeroUsize::new(server::DEFAULT_SOCKET_BUFFER),
     };
     server::start(&options, None).expect("the server starts on a free port")
 }

@@ -94,6 +94,14 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Each connection's kernel receive and send buffer (SO_RCVBUF,
+    /// SO_SNDBUF; the kernel caps them at net.core.rmem_max/wmem_max).
+    /// Small buffers keep a client that sends without reading from
+    /// holding megabytes of kernel memory; 0 leaves them to the kernel's
+    /// autotuning, which moves bulk data with less CPU (for clients you
+    /// trust, or behind a balancer that limits them).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::server::DEFAULT_SOCKET_BUFFER, value_parser = parse_socket_buffer, allow_negative_numbers = true)]
+    pub socket_buffer: usize,
     /// Event loop threads [default: the available cores].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub threads: Option<usize>,
@@ -185,6 +193,7 @@ impl ServeArgs {
             proxy_protocol: self.proxy_protocol,
             metrics: self.metrics,
             tls,
+            socket_buffer: std::num::NonZeroUsize::new(self.socket_buffer),
         })
     }
 }
@@ -288,6 +297,20 @@ pub fn parse_positive(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// `--socket-buffer`: 0 (the kernel's autotuning), or 4 KiB to 1 GiB.
+fn parse_socket_buffer(s: &str) -> Result<usize, String> {
+    const MIN: usize = 4096;
+    const MAX: usize = 1 << 30;
+    match s.trim().parse::<usize>() {
+        Ok(0) => Ok(0),
+        Ok(n) if (MIN..=MAX).contains(&n) => Ok(n),
+        Ok(_) => Err(format!(
+            "must be 0 (the kernel's autotuning) or {MIN} to {MAX} bytes"
+        )),
+        Err(_) => Err(format!("'{s}' is not a whole number of bytes")),
     }
 }
 

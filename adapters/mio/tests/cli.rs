@@ -23,6 +23,10 @@ fn bad_flags_exit_2_with_a_message() {
         &["serve", "--listen", "not-an-address"],
         &["serve", "--framing", "xml"],
         &["serve", "--transform", "rot13"],
+        &["serve", "--socket-buffer", "100"],
+        &["serve", "--socket-buffer", "-1"],
+        &["serve", "--socket-buffer", "lots"],
+        &["serve", "--socket-buffer", "2000000000"],
         &["serve", "--no-such-flag"],
         &["serve", "--listen"],
         &["send"],
@@ -32,6 +36,58 @@ fn bad_flags_exit_2_with_a_message() {
         let (code, _, err) = run_shout(args, b"");
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains("error"), "{args:?}: no clear message: {err}");
+    }
+}
+
+/// The kernel's `sk_rcvbuf` of the server's side of the one connection to
+/// `port`, as `ss` (iproute2) reports it, once the server has set it to
+/// `want`; what it is after 5 s otherwise.
+fn server_rcvbuf(port: u16, want: u64) -> u64 {
+    let mut rb = 0;
+    for _ in 0..50 {
+        let out = std::process::Command::new("ss")
+            .args(["-tmnH", "state", "established", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2) runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        rb = text
+            .split("rb")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if rb == want {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    rb
+}
+
+/// One number of a `/proc/sys` file.
+fn sysctl(path: &str, field: usize) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split_whitespace().nth(field).unwrap().parse().unwrap()
+}
+
+#[test]
+fn socket_buffer_sets_each_connections_kernel_buffers() {
+    // The kernel doubles what is asked (its bookkeeping), up to rmem_max;
+    // 0 leaves the socket as the kernel made it (tcp_rmem's default).
+    let rmem_max = sysctl("/proc/sys/net/core/rmem_max", 0);
+    let cases = [
+        (None, 2 * rmem_max.min(262_144)),
+        (Some("50000"), 2 * rmem_max.min(50_000)),
+        (Some("0"), sysctl("/proc/sys/net/ipv4/tcp_rmem", 1)),
+    ];
+    for (arg, want) in cases {
+        let args: Vec<&str> = arg.map_or(vec![], |a| vec!["--socket-buffer", a]);
+        let mut server = Serve::start(&args);
+        let client = std::net::TcpStream::connect(server.addr).unwrap();
+        assert_eq!(server_rcvbuf(server.addr.port(), want), want, "{arg:?}");
+        drop(client);
+        server.signal("TERM");
+        assert_eq!(server.wait_exit(WAIT).code(), Some(0));
     }
 }
 

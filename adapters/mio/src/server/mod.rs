@@ -21,6 +21,7 @@ mod udp;
 use std::collections::VecDeque;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -43,13 +44,15 @@ use timers::Timers;
 
 use connection::BUFFER_SIZE;
 
-/// The kernel's receive and send buffer of each connection. Left to
-/// autotuning they grow to tcp_rmem/tcp_wmem's maximum (32 and 4 MiB
-/// here), and a few hundred clients that send without reading then hold
-/// the host's whole TCP memory, stalling every connection on it. Measured:
-/// no loss of raw bulk throughput on loopback at this size
-/// (RELIABILITY.md).
-const SOCKET_BUFFER: usize = 256 * 1024;
+/// The kernel's receive and send buffer of each connection unless
+/// `--socket-buffer` says otherwise. Left to autotuning they grow to
+/// tcp_rmem/tcp_wmem's maximum (32 and 4 MiB here), and a few hundred
+/// clients that send without reading then hold the host's whole TCP
+/// memory, stalling every connection on it (RELIABILITY.md). The price:
+/// the client waits for window more often, and the kernel work that
+/// frees it runs in the server's reads (raw bulk about a quarter more
+/// server CPU per byte than autotuned buffers; BENCHMARKS.md).
+pub const DEFAULT_SOCKET_BUFFER: usize = 256 * 1024;
 
 /// How soon accepting is tried again after it failed for want of
 /// descriptors, when none of this loop's connections closes first (the
@@ -106,6 +109,9 @@ pub struct Options {
     /// Serve TLS with this certificate: with `auto`, to connections whose
     /// first byte is 0x16; else to every connection.
     pub tls: Option<Certified>,
+    /// Each connection's SO_RCVBUF and SO_SNDBUF; `None` leaves them to
+    /// the kernel's autotuning.
+    pub socket_buffer: Option<NonZeroUsize>,
 }
 
 /// State the event loops share.
@@ -358,6 +364,7 @@ struct Worker {
     config: ValidConfig,
     max_connections: usize,
     proxy_protocol: bool,
+    socket_buffer: Option<NonZeroUsize>,
     tls: Option<Certified>,
     clock: Clock,
     drain_until: Option<Instant>,
@@ -424,6 +431,7 @@ impl Worker {
             config: options.config,
             max_connections: options.max_connections,
             proxy_protocol: options.proxy_protocol,
+            socket_buffer: options.socket_buffer,
             tls: options.tls.clone(),
             clock: Clock::new(),
             drain_until: None,
@@ -563,9 +571,11 @@ impl Worker {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            let sock = socket2::SockRef::from(&stream);
-            let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
-            let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+            if let Some(size) = self.socket_buffer {
+                let sock = socket2::SockRef::from(&stream);
+                let _ = sock.set_recv_buffer_size(size.get());
+                let _ = sock.set_send_buffer_size(size.get());
+            }
             let entry = self.conns.vacant_entry();
             let key = entry.key();
             let mut conn = Conn::new(stream, now, self.proxy_protocol, self.tls.is_some());
