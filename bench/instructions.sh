@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions (callgrind's Ir) `shout serve` executes per byte of raw bulk
-# and per frame response, for two builds. Where a shared machine's timing
+# and per frame and line response, for two builds. Where a shared machine's timing
 # spreads by +-30 %, instruction counts are the same run after run, so a
 # change of a few per cent on a path can be seen. A server started and
 # stopped without load gives the fixed cost, subtracted before dividing.
@@ -45,5 +45,6 @@ for who in new old; do
   fixed=$(run "$bin")
   raw=$(run "$bin" --mode raw -c 1 --bytes 134217728)
   frame=$(run "$bin" --mode frame -c 8 -d 16 -b 64 -s 3)
-  echo "$who: fixed $(echo "$fixed" | cut -d' ' -f1) Ir; raw $(per "$raw" "$fixed") Ir/byte; frame d16 $(per "$frame" "$fixed") Ir/response"
+  line=$(run "$bin" --mode line -c 8 -d 16 -b 64 -s 3)
+  echo "$who: fixed $(echo "$fixed" | cut -d' ' -f1) Ir; raw $(per "$raw" "$fixed") Ir/byte; frame d16 $(per "$frame" "$fixed") Ir/response; line d16 $(per "$line" "$fixed") Ir/response"
 done

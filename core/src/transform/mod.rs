@@ -7,7 +7,7 @@
 //! (cut-through); one that is not forces store-and-forward, because the
 //! response header carries a length known only at the end.
 
-mod ascii;
+pub(crate) mod ascii;
 #[cfg(feature = "unicode")]
 mod unicode;
 

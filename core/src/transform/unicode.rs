@@ -1,4 +1,4 @@
-use super::ascii::upper_into;
+use super::ascii::{upper, upper_into};
 use super::Transform;
 
 /// Full Unicode uppercase (`char::to_uppercase`: `ß` → `SS`, `ŉ` → `ʼN`)
@@ -104,7 +104,7 @@ fn ascii_prefix(input: &[u8], out: &mut [u8]) -> usize {
         let mut seen = 0u8;
         for (o, &b) in out[n..n + BLOCK].iter_mut().zip(&input[n..n + BLOCK]) {
             seen |= b;
-            *o = b ^ (((b.wrapping_sub(b'a') < 26) as u8) << 5);
+            *o = upper(b);
         }
         if seen >= 0x80 {
             // The block's output is right up to its first non-ASCII byte.

@@ -205,7 +205,7 @@ pub(crate) fn unmask_within<const UPPER: bool>(
     let key: [u8; BLOCK] = core::array::from_fn(|j| mask[(phase + j) & 3]);
     let map = |b: u8| {
         if UPPER {
-            b ^ (u8::from(b.wrapping_sub(b'a') < 26) << 5)
+            crate::transform::ascii::upper(b)
         } else {
             b
         }
