@@ -2,12 +2,29 @@
 """Summarizes bench/before-after.sh: per case, the median over rounds of
 each server's throughput and server CPU, and the ratios new/old and
 new/echo (the echo ceiling does no transform)."""
+import json
 import statistics
 import sys
+from collections import Counter
 
 from runs import load, median
 
-runs = load(sys.stdin)
+
+def numbered(lines):
+    """Each row with its round: the how-manyth row of its (case, server),
+    failed rows counted, so that dropping one does not shift the pairs."""
+    seen = Counter()
+    for line in lines:
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        key = (row["case"], row["server"])
+        row["round"] = seen[key]
+        seen[key] += 1
+        yield json.dumps(row)
+
+
+runs = load(numbered(sys.stdin))
 
 
 def med(case, server, key):
@@ -41,9 +58,9 @@ for case in cases:
 # minutes apart at most, so machine drift cancels better than between
 # medians): the median of the per-round ratios and their range.
 def paired(case, a, b, key):
-    xs = [row["result"].get(key) for row in runs.get((case, a), [])]
-    ys = [row["result"].get(key) for row in runs.get((case, b), [])]
-    rs = sorted(x / y for x, y in zip(xs, ys) if x and y)
+    xs = {row["round"]: row["result"].get(key) for row in runs.get((case, a), [])}
+    ys = {row["round"]: row["result"].get(key) for row in runs.get((case, b), [])}
+    rs = sorted(xs[r] / ys[r] for r in xs.keys() & ys.keys() if xs[r] and ys[r])
     if not rs:
         return "-"
     return f"{statistics.median(rs):.3f} ({rs[0]:.2f}-{rs[-1]:.2f}, n={len(rs)})"

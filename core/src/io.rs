@@ -455,8 +455,9 @@ impl<'a, B: Bytes> Io<'a, B> {
 
     /// Unmasks (XOR with `mask`, `phase` bytes into the payload) a prefix
     /// of the next `n` input bytes and answers it, through `t` or, without
-    /// one, unchanged; `check` sees the unmasked bytes taken. Returns how
-    /// many were taken (0: no room).
+    /// one, unchanged; `check` sees the bytes taken (unmasked, perhaps
+    /// already uppercased) and whether they are known to be all ASCII.
+    /// Returns how many were taken (0: no room).
     #[cfg(feature = "web")]
     pub(crate) fn unmask(
         &mut self,

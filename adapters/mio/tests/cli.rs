@@ -39,29 +39,22 @@ fn bad_flags_exit_2_with_a_message() {
     }
 }
 
-/// The kernel's `sk_rcvbuf` of the server's side of the one connection to
-/// `port`, as `ss` (iproute2) reports it, once the server has set it to
-/// `want`; what it is after 5 s otherwise.
-fn server_rcvbuf(port: u16, want: u64) -> u64 {
-    let mut rb = 0;
-    for _ in 0..50 {
-        let out = std::process::Command::new("ss")
-            .args(["-tmnH", "state", "established", &format!("sport = :{port}")])
-            .output()
-            .expect("ss (iproute2) runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        rb = text
-            .split("rb")
+/// The kernel's `sk_rcvbuf` and `sk_sndbuf` (`rb`, `tb` of `ss -m`, from
+/// iproute2) of the server's side of the one connection to `port`.
+fn server_buffers(port: u16) -> (u64, u64) {
+    let out = std::process::Command::new("ss")
+        .args(["-tmnH", "state", "established", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> u64 {
+        text.split(&format!(",{name}"))
             .nth(1)
             .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if rb == want {
-            break;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    rb
+            .unwrap_or_else(|| panic!("no {name} in ss's line: {text:?}"))
+    };
+    (field("rb"), field("tb"))
 }
 
 /// One number of a `/proc/sys` file.
@@ -72,19 +65,42 @@ fn sysctl(path: &str, field: usize) -> u64 {
 
 #[test]
 fn socket_buffer_sets_each_connections_kernel_buffers() {
-    // The kernel doubles what is asked (its bookkeeping), up to rmem_max;
-    // 0 leaves the socket as the kernel made it (tcp_rmem's default).
-    let rmem_max = sysctl("/proc/sys/net/core/rmem_max", 0);
+    // The kernel caps what is asked at rmem_max/wmem_max, then doubles it
+    // (its bookkeeping); 0 leaves the receive buffer as the kernel made it
+    // (tcp_rmem's default; the send buffer autotunes at once).
+    let (rmem_max, wmem_max) = (
+        sysctl("/proc/sys/net/core/rmem_max", 0),
+        sysctl("/proc/sys/net/core/wmem_max", 0),
+    );
+    let kernel_default = sysctl("/proc/sys/net/ipv4/tcp_rmem", 1);
+    let set = |n: u64| Some((2 * rmem_max.min(n), 2 * wmem_max.min(n)));
     let cases = [
-        (None, 2 * rmem_max.min(262_144)),
-        (Some("50000"), 2 * rmem_max.min(50_000)),
-        (Some("0"), sysctl("/proc/sys/net/ipv4/tcp_rmem", 1)),
+        (None, set(262_144)),
+        (Some("50000"), set(50_000)),
+        (Some("0"), None),
     ];
     for (arg, want) in cases {
+        if let Some((rb, _)) = want {
+            assert_ne!(
+                rb, kernel_default,
+                "{arg:?} cannot be told from the default here"
+            );
+        }
         let args: Vec<&str> = arg.map_or(vec![], |a| vec!["--socket-buffer", a]);
         let mut server = Serve::start(&args);
-        let client = std::net::TcpStream::connect(server.addr).unwrap();
-        assert_eq!(server_rcvbuf(server.addr.port(), want), want, "{arg:?}");
+        // One answer: the server has accepted the connection and set its
+        // buffers by then.
+        let mut client = std::net::TcpStream::connect(server.addr).unwrap();
+        client.set_read_timeout(Some(WAIT)).unwrap();
+        client.write_all(b"x").unwrap();
+        let mut answer = [0u8; 1];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"X");
+        let (rb, tb) = server_buffers(server.addr.port());
+        match want {
+            Some(want) => assert_eq!((rb, tb), want, "{arg:?}"),
+            None => assert_eq!(rb, kernel_default, "{arg:?}"),
+        }
         drop(client);
         server.signal("TERM");
         assert_eq!(server.wait_exit(WAIT).code(), Some(0));

@@ -50,11 +50,7 @@ const fn is_lower_signed(b: u8) -> bool {
 /// loop's own counting is paid once per 64 bytes. A target without such
 /// vectors (a Cortex-M) takes a byte a step and keeps the flash of one
 /// small loop.
-const STEP: usize = if cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64"
-)) {
+const STEP: usize = if cfg!(any(target_feature = "sse2", target_feature = "neon")) {
     64
 } else {
     1

@@ -50,8 +50,8 @@ use connection::BUFFER_SIZE;
 /// clients that send without reading then hold the host's whole TCP
 /// memory, stalling every connection on it (RELIABILITY.md). The price:
 /// the client waits for window more often, and the kernel work that
-/// frees it runs in the server's reads (raw bulk about a quarter more
-/// server CPU per byte than autotuned buffers; BENCHMARKS.md).
+/// frees it runs in the server's reads (raw bulk about 11 % more server
+/// CPU per byte than autotuned buffers; BENCHMARKS.md).
 pub const DEFAULT_SOCKET_BUFFER: usize = 256 * 1024;
 
 /// How soon accepting is tried again after it failed for want of
