@@ -13,16 +13,8 @@ OLD=${SHOUT_BEFORE:?set SHOUT_BEFORE to the shout binary to compare against}
 BENCH=${SHOUT_BENCH:-$T/shout-bench}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-4}
-TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/servers.sh"
-load() { # NAME CASE ARGS...
-  local name=$1 case=$2; shift 2
-  local out
-  out=$(taskset -c 1 "$BENCH" --json --server-pid "$(cat "$TMP/$name.pid")" "$@" 2>/dev/null) || true
-  echo "{\"server\":\"$name\",\"case\":\"$case\",\"result\":${out:-null}}"
-}
 trio() { # FRAMING CASE ARGS... : new, old and echo on the same case
   local fr=$1 case=$2; shift 2
   local n o e

@@ -25,8 +25,6 @@ for bin in "$SHOUT" "$BENCH"; do
 done
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
-TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/servers.sh"
 

@@ -15,15 +15,13 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-4}
 NGINX=${NGINX:-nginx}
 command -v "$NGINX" >/dev/null || { echo "nginx is needed (apt-get install nginx-light libnginx-mod-stream)" >&2; exit 1; }
-TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+. "$(dirname "$0")/servers.sh"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
   -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
   -addext basicConstraints=critical,CA:FALSE 2>/dev/null
-
-. "$(dirname "$0")/servers.sh"
 
 # nginx: one worker in the foreground, TLS on a free port, proxying to $1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

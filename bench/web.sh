@@ -15,17 +15,7 @@ SHOUT=${SHOUT:-$T/shout}
 BENCH=${SHOUT_BENCH:-$T/shout-bench}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-4}
-TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 . "$(dirname "$0")/servers.sh"
-
-load() { # NAME CASE ARGS...
-  local name=$1 case=$2; shift 2
-  local out
-  out=$(taskset -c 1 "$BENCH" --json --server-pid "$(cat "$TMP/$name.pid")" "$@" 2>"$TMP/load.err") || true
-  [ -n "$out" ] || echo "load $name $case failed: $(tail -3 "$TMP/load.err")" >&2
-  echo "{\"server\":\"$name\",\"case\":\"$case\",\"result\":${out:-null}}"
-}
 both() { # CASE ARGS... : the same load against each server, fresh
   local case=$1; shift
   local a

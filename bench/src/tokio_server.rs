@@ -27,6 +27,20 @@ pub fn serve(
     max_payload: u32,
     max_line: u32,
 ) -> io::Result<()> {
+    serve_each(addr, move |sock| async move {
+        let _ = handle(sock, framing, max_payload, max_line).await;
+    })
+}
+
+/// Binds `addr` on a current-thread runtime, prints `listening on ADDR
+/// (tcp)`, and gives each accepted connection (TCP_NODELAY set) a task of
+/// its own running `handle`, until killed. Both tokio comparison servers
+/// accept this way.
+pub(crate) fn serve_each<F, Fut>(addr: SocketAddr, handle: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -36,9 +50,7 @@ pub fn serve(
         loop {
             let (sock, _) = listener.accept().await?;
             let _ = sock.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = handle(sock, framing, max_payload, max_line).await;
-            });
+            tokio::spawn(handle(sock));
         }
     })
 }

@@ -19,24 +19,13 @@ use std::io;
 use std::net::SocketAddr;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// Serves on `addr` until killed; prints `listening on ADDR (tcp)`.
 pub fn serve(addr: SocketAddr) -> io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    rt.block_on(async move {
-        let listener = TcpListener::bind(addr).await?;
-        eprintln!("listening on {} (tcp)", listener.local_addr()?);
-        loop {
-            let (sock, _) = listener.accept().await?;
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = handle(sock).await;
-            });
-        }
+    crate::tokio_server::serve_each(addr, |sock| async move {
+        let _ = handle(sock).await;
     })
 }
 

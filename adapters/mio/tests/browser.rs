@@ -30,21 +30,6 @@ const STEP: Duration = Duration::from_secs(30);
 /// The key of a W3C WebDriver element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Panics with a clear message unless `tool --version` runs.
-fn require(tool: &str, package: &str) {
-    match Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => {}
-        Ok(s) => panic!("this test needs `{tool}` (Debian: apt-get install {package}); `{tool} --version` failed: {s}"),
-        Err(e) => panic!("this test needs `{tool}` (Debian: apt-get install {package}), and it cannot be run: {e}"),
-    }
-}
-
 // ---- a minimal WebDriver client ------------------------------------------------
 
 /// One HTTP/1.1 request to chromedriver: its status and JSON body.
@@ -157,12 +142,12 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
-        require(CHROMEDRIVER, "chromium-driver");
+        require(CHROMEDRIVER, &["--version"], "chromium-driver");
         assert!(
             Path::new(CHROMIUM).exists(),
             "this test needs {CHROMIUM} (Debian: apt-get install chromium)"
         );
-        require(CHROMIUM, "chromium");
+        require(CHROMIUM, &["--version"], "chromium");
         let dir = TempDir::new("browser");
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -72,6 +72,7 @@ fn socket_buffer_sets_each_connections_kernel_buffers() {
         sysctl("/proc/sys/net/core/rmem_max", 0),
         sysctl("/proc/sys/net/core/wmem_max", 0),
     );
+    require("ss", &["-V"], "iproute2");
     let kernel_default = sysctl("/proc/sys/net/ipv4/tcp_rmem", 1);
     let set = |n: u64| Some((2 * rmem_max.min(n), 2 * wmem_max.min(n)));
     let cases = [

@@ -18,23 +18,6 @@ use std::time::{Duration, Instant};
 use common::certs::Certs;
 use common::*;
 
-// ---- external tools ------------------------------------------------------
-
-/// Panics (the test fails, it does not skip) unless `tool ARGS` runs.
-fn require(tool: &str, args: &[&str]) {
-    match Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => {}
-        Ok(s) => panic!("this test needs `{tool}`, and `{tool} {args:?}` failed: {s}"),
-        Err(e) => panic!("this test needs `{tool}` on PATH, and it cannot be run: {e}"),
-    }
-}
-
 /// What every Python client script starts with: `PORT` and `CA` from the
 /// command line, a TLS client over memory BIOs (so that it can send its
 /// close_notify and still read, and can tell the server's close_notify
@@ -153,7 +136,7 @@ def parse(b):
 
 /// The `python3` command for `body` (after [`PRELUDE`]) against `server`.
 fn python_cmd(server: &Serve, certs: &Certs, body: &str, args: &[&str]) -> Command {
-    require("python3", &["-c", "import ssl"]);
+    require("python3", &["-c", "import ssl"], "python3");
     let mut cmd = Command::new("python3");
     cmd.arg("-c")
         .arg(format!("{PRELUDE}\n{body}"))
@@ -190,7 +173,7 @@ fn python_limited(
 /// `openssl s_client` to `server` with `stdin`, trusting `ca`, for the
 /// name `localhost`, brief output; (status, stdout, stderr).
 fn s_client(server: &Serve, ca: &str, extra: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    require("openssl", &["version"]);
+    require("openssl", &["version"], "openssl");
     let mut cmd = Command::new("openssl");
     cmd.arg("s_client")
         .args(["-connect", &server.addr.to_string()])
@@ -363,7 +346,7 @@ fn openssl_s_client_line_tls13_and_tls12() {
     }
     // The same on auto (raw inside TLS) with the full verify output.
     let auto = certs.serve(&["--idle-timeout", "1"]);
-    require("openssl", &["version"]);
+    require("openssl", &["version"], "openssl");
     let mut cmd = Command::new("openssl");
     cmd.arg("s_client")
         .args(["-connect", &auto.addr.to_string()])

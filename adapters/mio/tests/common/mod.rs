@@ -13,6 +13,26 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_shout");
+
+/// Panics (the test fails, it does not skip) unless `tool ARGS` runs:
+/// the tests that need an outside tool say which Debian package has it.
+pub(crate) fn require(tool: &str, args: &[&str], package: &str) {
+    match Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!(
+            "this test needs `{tool}` (Debian: apt-get install {package}); `{tool} {args:?}` failed: {s}"
+        ),
+        Err(e) => panic!(
+            "this test needs `{tool}` (Debian: apt-get install {package}), and it cannot be run: {e}"
+        ),
+    }
+}
 /// The longest any single wait in these tests may take.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
