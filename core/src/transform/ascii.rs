@@ -56,9 +56,14 @@ const STEP: usize = if cfg!(any(target_feature = "sse2", target_feature = "neon"
     1
 };
 
-/// One pass, branch-free per byte, so the compiler vectorises it.
+/// One pass, branch-free per byte, so the compiler vectorises it (with
+/// feature `runtime-avx2`, long passes go to AVX2 where the CPU has it).
 #[inline]
 pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) {
+    #[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
+    if input.len() >= super::avx2::MIN_LEN && super::avx2::upper_into(input, out) {
+        return;
+    }
     if STEP == 1 {
         for (o, &b) in out.iter_mut().zip(input) {
             *o = upper(b);
@@ -82,6 +87,10 @@ pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) {
 /// [`upper_into`] onto the same bytes.
 #[inline]
 pub(crate) fn upper_in_place(buf: &mut [u8]) {
+    #[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
+    if buf.len() >= super::avx2::MIN_LEN && super::avx2::upper_in_place(buf) {
+        return;
+    }
     if STEP == 1 {
         for b in buf.iter_mut() {
             *b = upper(*b);

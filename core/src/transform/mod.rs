@@ -8,6 +8,8 @@
 //! response header carries a length known only at the end.
 
 pub(crate) mod ascii;
+#[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
+pub(crate) mod avx2;
 #[cfg(feature = "unicode")]
 mod unicode;
 

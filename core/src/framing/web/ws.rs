@@ -203,6 +203,12 @@ pub(crate) fn unmask_within<const UPPER: bool>(
     const BLOCK: usize = 32;
     debug_assert!(to <= from && from + n <= buf.len());
     let key: [u8; BLOCK] = core::array::from_fn(|j| mask[(phase + j) & 3]);
+    #[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
+    if n >= crate::transform::avx2::MIN_LEN {
+        if let Some(ascii) = crate::transform::avx2::unmask_within::<UPPER>(buf, from, to, n, key) {
+            return ascii;
+        }
+    }
     let map = |b: u8| {
         if UPPER {
             crate::transform::ascii::upper(b)
@@ -240,7 +246,7 @@ mod tests {
     fn unmask_within_is_unmask_then_move_then_uppercase() {
         let mask = [0x37, 0xFA, 0x21, 0x3D];
         let plain: [u8; 200] = core::array::from_fn(|i| b"ab\xC3\xA9zZ{`"[i % 8]);
-        for n in [0, 1, 31, 32, 33, 64, 100, 150] {
+        for n in [0, 1, 31, 32, 33, 64, 100, 127, 128, 129, 150, 159, 160] {
             for gap in [0, 1, 4, 8, 33] {
                 for phase in 0..4 {
                     let from = 40;
