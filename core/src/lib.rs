@@ -72,6 +72,17 @@
 //! (the test suite holds it there), 64 of them the control queue for
 //! headers and control frames, whatever `max_payload` and `max_line` are.
 //!
+//! ## Features
+//!
+//! * `unicode` (default): the unicode transform and its case tables
+//!   (about 12 KiB of flash).
+//! * `web` (default): the `web` framing, HTTP/1.1 and WebSocket.
+//! * `runtime-avx2` (off): on x86-64, the ascii passes run in AVX2 where
+//!   the CPU has it, chosen at run time; a portable build otherwise stops
+//!   at SSE2. The call into AVX2 code goes through `pulp`, so this crate
+//!   keeps no `unsafe`; `pulp` uses `std` to ask whether the OS saves the
+//!   AVX registers, so the feature is for servers, not firmware.
+//!
 //! ## A server and a client, driven by hand
 //!
 //! ```
