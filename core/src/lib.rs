@@ -81,7 +81,8 @@
 //!   the CPU has it, chosen at run time; a portable build otherwise stops
 //!   at SSE2. The call into AVX2 code goes through `pulp`, so this crate
 //!   keeps no `unsafe`; `pulp` uses `std` to ask whether the OS saves the
-//!   AVX registers, so the feature is for servers, not firmware.
+//!   AVX registers, so the feature needs a target with `std`: it is for
+//!   servers, not firmware.
 //!
 //! ## A server and a client, driven by hand
 //!

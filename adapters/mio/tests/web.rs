@@ -774,6 +774,24 @@ fn a_text_message_that_is_not_utf8_closes_1007() {
             [masked(TEXT, b"fine "), masked(FIN | CONT, b"\x80")].concat(),
         ),
     ];
+    // Long enough for the vector passes (which say whether a whole
+    // payload is ASCII, and so whether UTF-8 is checked at all): one bad
+    // byte in the first 32-byte block, a middle one, the tail.
+    let long = |at: usize| {
+        let mut t = b"shout at the browser, ".repeat(14)[..300].to_vec();
+        t[at] = 0x80;
+        t
+    };
+    let long_cases = [
+        ("a long message, bad early", long(5)),
+        ("a long message, bad in the middle", long(150)),
+        ("a long message, bad in the tail", long(299)),
+    ];
+    let cases = cases.into_iter().chain(
+        long_cases
+            .iter()
+            .map(|(why, t)| (*why, masked(FIN | TEXT, t))),
+    );
     for (why, bad) in cases {
         let mut input = masked(FIN | TEXT, b"valid \xc3\xa9");
         input.extend_from_slice(&bad);

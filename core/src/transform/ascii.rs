@@ -56,32 +56,16 @@ const STEP: usize = if cfg!(any(target_feature = "sse2", target_feature = "neon"
     1
 };
 
-/// One pass, branch-free per byte, so the compiler vectorises it (with
-/// feature `runtime-avx2`, long passes go to AVX2 where the CPU has it).
+/// `input` uppercased into `out`, as many bytes as the shorter has: with
+/// feature `runtime-avx2`, long passes in AVX2 where the CPU has it, else
+/// [`portable::upper_into`].
 #[inline]
 pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) {
     #[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
     if input.len() >= super::avx2::MIN_LEN && super::avx2::upper_into(input, out) {
         return;
     }
-    if STEP == 1 {
-        for (o, &b) in out.iter_mut().zip(input) {
-            *o = upper(b);
-        }
-        return;
-    }
-    let n = input.len().min(out.len());
-    let (input, out) = (&input[..n], &mut out[..n]);
-    let mut ins = input.chunks_exact(STEP);
-    let mut outs = out.chunks_exact_mut(STEP);
-    for (i, o) in (&mut ins).zip(&mut outs) {
-        for (o, &b) in o.iter_mut().zip(i) {
-            *o = upper(b);
-        }
-    }
-    for (o, &b) in outs.into_remainder().iter_mut().zip(ins.remainder()) {
-        *o = upper(b);
-    }
+    portable::upper_into(input, out);
 }
 
 /// [`upper_into`] onto the same bytes.
@@ -91,20 +75,55 @@ pub(crate) fn upper_in_place(buf: &mut [u8]) {
     if buf.len() >= super::avx2::MIN_LEN && super::avx2::upper_in_place(buf) {
         return;
     }
-    if STEP == 1 {
-        for b in buf.iter_mut() {
+    portable::upper_in_place(buf);
+}
+
+/// The passes every target has: branch-free per byte, so the compiler
+/// vectorises them for the vectors the build assumes.
+pub(crate) mod portable {
+    use super::{upper, STEP};
+
+    /// `input` uppercased into `out`, as many bytes as the shorter has.
+    #[inline]
+    pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) {
+        if STEP == 1 {
+            for (o, &b) in out.iter_mut().zip(input) {
+                *o = upper(b);
+            }
+            return;
+        }
+        let n = input.len().min(out.len());
+        let (input, out) = (&input[..n], &mut out[..n]);
+        let mut ins = input.chunks_exact(STEP);
+        let mut outs = out.chunks_exact_mut(STEP);
+        for (i, o) in (&mut ins).zip(&mut outs) {
+            for (o, &b) in o.iter_mut().zip(i) {
+                *o = upper(b);
+            }
+        }
+        for (o, &b) in outs.into_remainder().iter_mut().zip(ins.remainder()) {
+            *o = upper(b);
+        }
+    }
+
+    /// [`upper_into`] onto the same bytes.
+    #[inline]
+    pub(crate) fn upper_in_place(buf: &mut [u8]) {
+        if STEP == 1 {
+            for b in buf.iter_mut() {
+                *b = upper(*b);
+            }
+            return;
+        }
+        let mut steps = buf.chunks_exact_mut(STEP);
+        for c in &mut steps {
+            for b in c.iter_mut() {
+                *b = upper(*b);
+            }
+        }
+        for b in steps.into_remainder() {
             *b = upper(*b);
         }
-        return;
-    }
-    let mut steps = buf.chunks_exact_mut(STEP);
-    for c in &mut steps {
-        for b in c.iter_mut() {
-            *b = upper(*b);
-        }
-    }
-    for b in steps.into_remainder() {
-        *b = upper(*b);
     }
 }
 
@@ -142,13 +161,19 @@ mod tests {
                 let mut here = [0u8; 600];
                 here[..len].copy_from_slice(src);
                 upper_in_place(&mut here[..len]);
+                // The portable loops too, whichever path the machine
+                // takes above.
+                let mut p_into = [0u8; 600];
+                portable::upper_into(src, &mut p_into[..len]);
+                let mut p_here = [0u8; 600];
+                p_here[..len].copy_from_slice(src);
+                portable::upper_in_place(&mut p_here[..len]);
                 for (k, &b) in src.iter().enumerate() {
-                    assert_eq!(
-                        into[k],
-                        b.to_ascii_uppercase(),
-                        "start {start} len {len} at {k}"
-                    );
-                    assert_eq!(here[k], b.to_ascii_uppercase());
+                    let want = b.to_ascii_uppercase();
+                    assert_eq!(into[k], want, "start {start} len {len} at {k}");
+                    assert_eq!(here[k], want);
+                    assert_eq!(p_into[k], want, "portable, start {start} len {len} at {k}");
+                    assert_eq!(p_here[k], want);
                 }
             }
         }

@@ -11,10 +11,13 @@
 //! and [`V3::vectorize`] runs a closure compiled with AVX2, whose
 //! intrinsics `pulp` wraps as safe methods of that proof.
 //!
-//! Each function returns `false` (doing nothing) when the CPU has no AVX2;
-//! the caller then runs its portable loop. Both compute the same bytes:
-//! the tests below and in `ascii.rs` run whichever this machine takes,
-//! and `avx2_matches_portable` compares the two directly.
+//! `pulp`'s `V3` is x86-64-v3: AVX2 with FMA, BMI1/2, LZCNT and SSE4,
+//! which CPUs with AVX2 have in practice (a VM may hide some: then the
+//! portable loops run). Each function returns `false` (doing nothing)
+//! without it, and the caller runs its portable loop. Both compute the
+//! same bytes:
+//! the tests below compare the two directly, and those of `ascii.rs` and
+//! `ws.rs` run whichever this machine takes.
 
 use core::arch::x86_64::__m256i;
 use pulp::bytemuck::cast;
@@ -54,7 +57,7 @@ impl Upper {
 }
 
 /// Runs `f` compiled with AVX2, given the proof and the constants, or
-/// `None` when the CPU has no AVX2.
+/// `None` when the CPU is not x86-64-v3.
 #[inline(always)]
 fn run<R>(f: impl FnOnce(V3, &Upper) -> R) -> Option<R> {
     let simd = V3::try_new()?;
@@ -64,7 +67,8 @@ fn run<R>(f: impl FnOnce(V3, &Upper) -> R) -> Option<R> {
     ))
 }
 
-/// Uppercases `buf` in place; `false` (and nothing done) without AVX2.
+/// Uppercases `buf` in place; `false` (and nothing done) without
+/// x86-64-v3.
 pub(crate) fn upper_in_place(buf: &mut [u8]) -> bool {
     run(
         #[inline(always)]
@@ -82,7 +86,7 @@ pub(crate) fn upper_in_place(buf: &mut [u8]) -> bool {
 }
 
 /// Uppercases `input` into `out` (as many bytes as the shorter has);
-/// `false` (and nothing done) without AVX2.
+/// `false` (and nothing done) without x86-64-v3.
 pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) -> bool {
     run(
         #[inline(always)]
@@ -104,7 +108,7 @@ pub(crate) fn upper_into(input: &[u8], out: &mut [u8]) -> bool {
 /// `ws::unmask_within` with AVX2: unmasks the `n` bytes at `from` with
 /// `key` (the mask repeated from the payload's phase), writes them at
 /// `to <= from`, uppercased when `UPPER`. `Some(all ASCII)`, or `None`
-/// (nothing done) without AVX2. Blocks go in ascending order, each read
+/// (nothing done) without x86-64-v3. Blocks go in ascending order, each read
 /// whole before it is written, so none overwrites input not yet read.
 #[cfg(feature = "web")]
 pub(crate) fn unmask_within<const UPPER: bool>(
@@ -114,27 +118,31 @@ pub(crate) fn unmask_within<const UPPER: bool>(
     n: usize,
     key: [u8; LANES],
 ) -> Option<bool> {
+    // One slice from the first write to the last read: the loop below
+    // then indexes it with offsets only, and its bounds are checked once.
+    let gap = from - to;
+    let span = &mut buf[to..from + n];
     run(
         #[inline(always)]
-        |simd, up| {
+        move |simd, up| {
             let key_v: __m256i = cast(key);
             let mut high = simd.avx._mm256_setzero_si256();
             let mut i = 0;
             while i + LANES <= n {
-                let block: [u8; LANES] = buf[from + i..from + i + LANES]
+                let block: [u8; LANES] = span[gap + i..gap + i + LANES]
                     .try_into()
                     .expect("a block is LANES bytes");
                 let plain = simd.avx2._mm256_xor_si256(cast(block), key_v);
                 high = simd.avx2._mm256_or_si256(high, plain);
                 let answer = if UPPER { up.apply(simd, plain) } else { plain };
-                buf[to + i..to + i + LANES].copy_from_slice(&cast::<__m256i, [u8; LANES]>(answer));
+                span[i..i + LANES].copy_from_slice(&cast::<__m256i, [u8; LANES]>(answer));
                 i += LANES;
             }
             let mut tail = 0u8;
             for (j, k) in (i..n).enumerate() {
-                let b = buf[from + k] ^ key[j];
+                let b = span[gap + k] ^ key[j];
                 tail |= b;
-                buf[to + k] = if UPPER { super::ascii::upper(b) } else { b };
+                span[k] = if UPPER { super::ascii::upper(b) } else { b };
             }
             // A byte of 0x80 or more sets its sign bit, which movemask
             // gathers.
@@ -146,6 +154,7 @@ pub(crate) fn unmask_within<const UPPER: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::ascii::portable;
 
     /// Every byte value at every position, over lengths around the
     /// vector's and the threshold's.
@@ -154,18 +163,24 @@ mod tests {
     }
 
     #[test]
-    fn avx2_matches_portable() {
-        // Without AVX2 there is nothing to compare; the next test shows
-        // which path this machine takes.
+    fn avx2_matches_the_portable_loops() {
+        // Without x86-64-v3 there is nothing to compare; the next test
+        // shows which path this machine takes.
         for len in (0..300).chain([511, 512, 513, 699]) {
             let input = sample(len);
             let mut want = input;
-            want[..len].make_ascii_uppercase();
+            portable::upper_in_place(&mut want[..len]);
+            let mut std_want = input;
+            std_want[..len].make_ascii_uppercase();
+            assert_eq!(want, std_want, "portable, len {len}");
             let mut here = input;
             if upper_in_place(&mut here[..len]) {
                 assert_eq!(here[..], want[..], "in place, len {len}");
             }
             let mut out = [0u8; 700];
+            let mut portable_out = [0u8; 700];
+            portable::upper_into(&input[..len], &mut portable_out[..len]);
+            assert_eq!(portable_out[..len], want[..len], "portable into, len {len}");
             if upper_into(&input[..len], &mut out[..len]) {
                 assert_eq!(out[..len], want[..len], "into, len {len}");
             }
@@ -173,9 +188,8 @@ mod tests {
     }
 
     #[test]
-    fn runtime_avx2_is_taken_where_the_cpu_has_it() {
-        extern crate std;
-        let has = std::is_x86_feature_detected!("avx2");
+    fn the_avx2_path_is_taken_where_the_cpu_has_it() {
+        let has = V3::is_available();
         assert_eq!(upper_in_place(&mut [0u8; 64]), has);
         assert_eq!(upper_into(&[0u8; 64], &mut [0u8; 64]), has);
     }

@@ -209,6 +209,19 @@ pub(crate) fn unmask_within<const UPPER: bool>(
             return ascii;
         }
     }
+    unmask_within_portable::<UPPER>(buf, from, to, n, key)
+}
+
+/// [`unmask_within`] on every target, with the mask as `key` (repeated
+/// from the payload's phase).
+fn unmask_within_portable<const UPPER: bool>(
+    buf: &mut [u8],
+    from: usize,
+    to: usize,
+    n: usize,
+    key: [u8; 32],
+) -> bool {
+    const BLOCK: usize = 32;
     let map = |b: u8| {
         if UPPER {
             crate::transform::ascii::upper(b)
@@ -241,30 +254,82 @@ pub(crate) fn unmask_within<const UPPER: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate alloc;
+    use alloc::format;
 
     #[test]
     fn unmask_within_is_unmask_then_move_then_uppercase() {
         let mask = [0x37, 0xFA, 0x21, 0x3D];
-        let plain: [u8; 200] = core::array::from_fn(|i| b"ab\xC3\xA9zZ{`"[i % 8]);
-        for n in [0, 1, 31, 32, 33, 64, 100, 127, 128, 129, 150, 159, 160] {
-            for gap in [0, 1, 4, 8, 33] {
-                for phase in 0..4 {
-                    let from = 40;
-                    let to = from - gap;
-                    let mut buf = [0u8; 200];
-                    buf[from..from + n].copy_from_slice(&plain[..n]);
-                    unmask(&mut buf[from..from + n], mask, phase);
-                    let mut lower = buf;
-                    let ascii = unmask_within::<true>(&mut buf, from, to, n, mask, phase);
-                    let mut want = plain[..n].to_vec();
-                    want.make_ascii_uppercase();
-                    assert_eq!(&buf[to..to + n], &want[..], "n {n} gap {gap} phase {phase}");
-                    assert_eq!(ascii, plain[..n].is_ascii(), "n {n}");
-                    assert!(unmask_within::<false>(&mut lower, from, to, n, mask, phase) == ascii);
-                    assert_eq!(&lower[to..to + n], &plain[..n]);
+        // Mixed text (a two-byte character every 8 bytes), all ASCII, and
+        // all ASCII but one byte in the first block, a middle one or the
+        // tail: the ASCII answer decides whether UTF-8 is checked at all.
+        let mixed: [u8; 200] = core::array::from_fn(|i| b"ab\xC3\xA9zZ{`"[i % 8]);
+        let ascii: [u8; 200] = core::array::from_fn(|i| b"abzZ{`@ 0"[i % 9]);
+        let high_at = |at: usize| {
+            let mut t = ascii;
+            t[at] = 0x80;
+            t
+        };
+        let texts = [
+            mixed,
+            ascii,
+            high_at(0),
+            high_at(70),
+            high_at(158),
+            high_at(159),
+        ];
+        for plain in texts {
+            for n in [0, 1, 31, 32, 33, 64, 100, 127, 128, 129, 150, 159, 160] {
+                for gap in [0, 1, 4, 8, 33] {
+                    for phase in 0..4 {
+                        check_unmask_within(&plain, n, gap, phase, mask);
+                    }
                 }
             }
         }
+    }
+
+    /// Both paths (the dispatching one and the portable one), both
+    /// `UPPER`s, against unmask, move and uppercase done one by one.
+    fn check_unmask_within(plain: &[u8; 200], n: usize, gap: usize, phase: usize, mask: [u8; 4]) {
+        let from = 40;
+        let to = from - gap;
+        let mut masked = [0u8; 200];
+        masked[from..from + n].copy_from_slice(&plain[..n]);
+        unmask(&mut masked[from..from + n], mask, phase);
+        let key: [u8; 32] = core::array::from_fn(|j| mask[(phase + j) & 3]);
+        let mut upper = plain[..n].to_vec();
+        upper.make_ascii_uppercase();
+        let is_ascii = plain[..n].is_ascii();
+        let at = format!("n {n} gap {gap} phase {phase} ascii {is_ascii}");
+        let mut b = masked;
+        assert_eq!(
+            unmask_within::<true>(&mut b, from, to, n, mask, phase),
+            is_ascii,
+            "{at}"
+        );
+        assert_eq!(&b[to..to + n], &upper[..], "{at}");
+        let mut b = masked;
+        assert_eq!(
+            unmask_within::<false>(&mut b, from, to, n, mask, phase),
+            is_ascii,
+            "{at}"
+        );
+        assert_eq!(&b[to..to + n], &plain[..n], "{at}");
+        let mut b = masked;
+        assert_eq!(
+            unmask_within_portable::<true>(&mut b, from, to, n, key),
+            is_ascii,
+            "portable {at}"
+        );
+        assert_eq!(&b[to..to + n], &upper[..], "portable {at}");
+        let mut b = masked;
+        assert_eq!(
+            unmask_within_portable::<false>(&mut b, from, to, n, key),
+            is_ascii,
+            "portable {at}"
+        );
+        assert_eq!(&b[to..to + n], &plain[..n], "portable {at}");
     }
 
     #[test]
