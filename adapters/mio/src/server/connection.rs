@@ -108,8 +108,15 @@ const ANSWER_EXTRA: usize = 256;
 /// before the next is made.
 const WINDOW: usize = BUFFER_SIZE + 4096;
 
-/// The loop's read buffer.
+/// The loop's read buffer: room for the largest UDP datagram.
 pub(crate) const BUFFER_SIZE: usize = 64 * 1024;
+
+/// The most a TCP read takes, and so the most one in-place answer writes
+/// at once. Not the whole 64 KiB: that byte count does not fit the
+/// kernel's 64 KiB segments (headers included), and on loopback it cost
+/// a fifth more server CPU per byte than any size a little below it
+/// (BENCHMARKS.md, "Reads and writes of 60 KiB").
+pub(crate) const READ_SIZE: usize = 60 * 1024;
 
 /// Reads of a connection whose peer stopped reading: small, so that what
 /// the socket refuses, and the server must hold, stays small.
@@ -871,7 +878,8 @@ impl Conn {
                 return Step::Yield;
             }
             let extra = if tls { tls::read_cost(cipher.len()) } else { 0 };
-            let Some((limit, peek)) = self.make_room(p, reserved, input.len(), extra) else {
+            let buffer = input.len().min(READ_SIZE);
+            let Some((limit, peek)) = self.make_room(p, reserved, buffer, extra) else {
                 return Step::Starved;
             };
             let buf = &mut input[..limit];

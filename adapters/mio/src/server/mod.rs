@@ -42,7 +42,7 @@ use connection::{Buffers, Conn, Cx, Pipe, Session, Sessions, Step};
 use metrics::{Counters, Ended};
 use timers::Timers;
 
-use connection::BUFFER_SIZE;
+use connection::{BUFFER_SIZE, READ_SIZE};
 
 /// The kernel's receive and send buffer of each connection unless
 /// `--socket-buffer` says otherwise. Left to autotuning they grow to
@@ -422,7 +422,7 @@ impl Worker {
             share: Share::new(
                 shared.budget.clone(),
                 options.threads,
-                connection::read_reservation(BUFFER_SIZE, &options.config),
+                connection::read_reservation(READ_SIZE, &options.config),
             ),
             starved: VecDeque::new(),
             counters: shared.counters[id].clone(),
