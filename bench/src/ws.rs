@@ -8,7 +8,7 @@
 //! client frames as RFC 6455 has them: FIN, text or binary, masked with a
 //! fresh random 4-byte key each, 7/16/64-bit lengths, the payload `-b`
 //! lowercase letters. A request is produced as the socket takes it,
-//! 64 KiB at a time, so a 1 MiB message never sits whole in a
+//! 60 KiB at a time, so a 1 MiB message never sits whole in a
 //! connection's buffer. The server's frames are parsed as they arrive
 //! (unmasked, no reserved bit, control frames whole and at most 125
 //! bytes); an answer may come in several fragments, and its concatenated
