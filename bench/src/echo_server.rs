@@ -30,7 +30,7 @@ pub fn serve(addr: SocketAddr) -> io::Result<()> {
     eprintln!("listening on {} (tcp)", listener.local_addr()?);
     let mut conns: Slab<Conn> = Slab::new();
     let mut events = Events::with_capacity(1024);
-    // The pieces `shout serve` reads and writes (its connection::BUFFER_SIZE;
+    // The pieces `shout serve` reads and writes (its connection::READ_SIZE;
     // this crate does not depend on the product): 64 KiB itself costs the
     // kernel a fifth more (BENCHMARKS.md, "Reads and writes of 60 KiB").
     let mut buf = vec![0u8; 60 * 1024];
