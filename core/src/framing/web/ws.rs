@@ -200,7 +200,6 @@ pub(crate) fn unmask_within<const UPPER: bool>(
     mask: [u8; 4],
     phase: usize,
 ) -> bool {
-    const BLOCK: usize = 32;
     debug_assert!(to <= from && from + n <= buf.len());
     let key: [u8; BLOCK] = core::array::from_fn(|j| mask[(phase + j) & 3]);
     #[cfg(all(feature = "runtime-avx2", target_arch = "x86_64"))]
@@ -212,6 +211,9 @@ pub(crate) fn unmask_within<const UPPER: bool>(
     unmask_within_portable::<UPPER>(buf, from, to, n, key)
 }
 
+/// The bytes [`unmask_within`] takes at a time; also the AVX2 vector.
+const BLOCK: usize = 32;
+
 /// [`unmask_within`] on every target, with the mask as `key` (repeated
 /// from the payload's phase).
 fn unmask_within_portable<const UPPER: bool>(
@@ -219,9 +221,8 @@ fn unmask_within_portable<const UPPER: bool>(
     from: usize,
     to: usize,
     n: usize,
-    key: [u8; 32],
+    key: [u8; BLOCK],
 ) -> bool {
-    const BLOCK: usize = 32;
     let map = |b: u8| {
         if UPPER {
             crate::transform::ascii::upper(b)
@@ -254,8 +255,6 @@ fn unmask_within_portable<const UPPER: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    extern crate alloc;
-    use alloc::format;
 
     #[test]
     fn unmask_within_is_unmask_then_move_then_uppercase() {
@@ -297,39 +296,40 @@ mod tests {
         let mut masked = [0u8; 200];
         masked[from..from + n].copy_from_slice(&plain[..n]);
         unmask(&mut masked[from..from + n], mask, phase);
-        let key: [u8; 32] = core::array::from_fn(|j| mask[(phase + j) & 3]);
-        let mut upper = plain[..n].to_vec();
+        let key: [u8; BLOCK] = core::array::from_fn(|j| mask[(phase + j) & 3]);
+        let mut upper = *plain;
         upper.make_ascii_uppercase();
+        let upper = &upper[..n];
         let is_ascii = plain[..n].is_ascii();
-        let at = format!("n {n} gap {gap} phase {phase} ascii {is_ascii}");
+        let at = (n, gap, phase, is_ascii);
         let mut b = masked;
         assert_eq!(
             unmask_within::<true>(&mut b, from, to, n, mask, phase),
             is_ascii,
-            "{at}"
+            "{at:?}"
         );
-        assert_eq!(&b[to..to + n], &upper[..], "{at}");
+        assert_eq!(&b[to..to + n], upper, "{at:?}");
         let mut b = masked;
         assert_eq!(
             unmask_within::<false>(&mut b, from, to, n, mask, phase),
             is_ascii,
-            "{at}"
+            "{at:?}"
         );
-        assert_eq!(&b[to..to + n], &plain[..n], "{at}");
+        assert_eq!(&b[to..to + n], &plain[..n], "{at:?}");
         let mut b = masked;
         assert_eq!(
             unmask_within_portable::<true>(&mut b, from, to, n, key),
             is_ascii,
-            "portable {at}"
+            "portable {at:?}"
         );
-        assert_eq!(&b[to..to + n], &upper[..], "portable {at}");
+        assert_eq!(&b[to..to + n], upper, "portable {at:?}");
         let mut b = masked;
         assert_eq!(
             unmask_within_portable::<false>(&mut b, from, to, n, key),
             is_ascii,
-            "portable {at}"
+            "portable {at:?}"
         );
-        assert_eq!(&b[to..to + n], &plain[..n], "portable {at}");
+        assert_eq!(&b[to..to + n], &plain[..n], "portable {at:?}");
     }
 
     #[test]
